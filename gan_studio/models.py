@@ -1,0 +1,221 @@
+"""From a model id to a ready ``nn.Module``: weights, conversion, strict loading, and the model cache."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import CheckpointError, HubEntryNotFoundError, WrongTaskError
+from .registry import ModelSpec, Source, Task, load_registry
+
+logger = logging.getLogger(__name__)
+
+# Weight files looked for, in order, when a source does not name its files.
+DEFAULT_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "latest_net_G.pth", "model.pth", "model.pt")
+DEFAULT_CACHE_BYTES = int(os.environ.get("GAN_STUDIO_CACHE_MB", "2048")) * 1024 * 1024
+
+
+@dataclass
+class LoadedModel:
+    """A generator ready to run, with what provenance needs to know about it."""
+
+    spec: ModelSpec
+    variant: str | None
+    module: Any  # torch.nn.Module, in eval mode, on `device` with `dtype`
+    architecture: str
+    kwargs: dict[str, Any]
+    revision: str  # Hub commit sha, or "local-<sha256 prefix>" of the weight file
+    device: Any
+    dtype: Any
+    nbytes: int
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+def _local_weights(source: Source) -> tuple[Path, Path]:
+    """(weight file, folder) of a local source."""
+    folder = Path(source.path or ".") / (source.subfolder or "")
+    if not folder.is_dir():
+        raise CheckpointError(f"model folder {str(folder)!r} does not exist")
+    for name in source.files or DEFAULT_WEIGHT_FILES:
+        if (folder / name).is_file():
+            return folder / name, folder
+    raise CheckpointError(
+        f"model folder {str(folder)!r} has none of the weight files {list(source.files or DEFAULT_WEIGHT_FILES)}"
+    )
+
+
+def _hub_weights(source: Source) -> tuple[Path, Path | None, str]:
+    """(weight file, local copy of config.json or None, commit) of a Hub source."""
+    from . import hub
+
+    def remote(name: str) -> str:
+        return f"{source.subfolder}/{name}" if source.subfolder else name
+
+    assert source.repo_id is not None
+    for name in source.files or DEFAULT_WEIGHT_FILES:
+        try:
+            path = hub.download_file(source.repo_id, remote(name), revision=source.revision)
+        except HubEntryNotFoundError:
+            continue
+        break
+    else:
+        raise CheckpointError(
+            f"Hub repo {source.repo_id!r} has none of the weight files {list(source.files or DEFAULT_WEIGHT_FILES)}"
+        )
+    config = None
+    if not source.files:  # our own format: config.json beside the weights
+        try:
+            config = hub.download_file(source.repo_id, remote("config.json"), revision=source.revision)
+        except HubEntryNotFoundError:
+            config = None
+    commit = hub.resolved_revision(path) or (source.revision or "main")
+    return Path(path), (Path(config) if config else None), commit
+
+
+def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Any, str, dict[str, Any], str]:
+    """Build ``spec``'s generator on CPU with its weights loaded strictly.
+
+    Returns ``(module, architecture, kwargs, revision)``.
+    """
+    from .architectures import build_architecture, resolve_architecture
+    from .convert import convert_state_dict
+    from .weights import extract_state_dict, load_strict, load_weight_file, read_config
+
+    source = spec.source_for(variant)
+    kwargs = dict(spec.kwargs)
+    architecture = spec.architecture
+    if source.is_hub:
+        weights, config_path, revision = _hub_weights(source)
+        if config_path is not None:
+            config = read_config(config_path.parent)
+            meta = config.pop("_gan_studio", {}) or {}
+            architecture = meta.get("architecture", architecture)
+            kwargs = config
+    else:
+        weights, folder = _local_weights(source)
+        if (folder / "config.json").is_file():
+            config = read_config(folder)
+            meta = config.pop("_gan_studio", {}) or {}
+            architecture = meta.get("architecture", architecture)
+            kwargs = config
+        revision = f"local-{_file_digest(weights)}"
+    architecture, kwargs = resolve_architecture(architecture, kwargs)
+    state = extract_state_dict(load_weight_file(weights), source.key, source=weights.name)
+    state = convert_state_dict(state, architecture, kwargs, source=weights.name)
+    module = build_architecture(architecture, kwargs)
+    load_strict(module, state, source=f"{spec.id} ({weights.name})")
+    module.eval()
+    module.requires_grad_(False)
+    return module, architecture, kwargs, revision
+
+
+class ModelCache:
+    """Loaded generators, least-recently-used first out once ``max_bytes`` of weights is exceeded.
+
+    Thread-safe: concurrent requests for the same model load it once.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, str | None, str, str], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str | None, str, str], threading.Lock] = {}
+
+    @property
+    def nbytes(self) -> int:
+        return sum(item.nbytes for item in self._items.values())
+
+    def keys(self) -> list[tuple[str, str | None, str, str]]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+        _release_memory()
+
+    def get(self, spec: ModelSpec, variant: str | None, device: Any, dtype: Any) -> LoadedModel:
+        if spec.variants and not variant:
+            variant = spec.default_variant
+        key = (spec.id, variant, str(device), str(dtype))
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key]
+            module, architecture, kwargs, revision = build_generator(spec, variant)
+            module = module.to(device=device, dtype=dtype)
+            nbytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+            loaded = LoadedModel(spec, variant, module, architecture, kwargs, revision, device, dtype, nbytes)
+            with self._lock:
+                self._items[key] = loaded
+                self._evict()
+                self._loading.pop(key, None)
+            logger.info("loaded %s%s (%s, %.1f MB) on %s", spec.id, f"[{variant}]" if variant else "",
+                        architecture, nbytes / 2**20, device)
+            return loaded
+
+    def _evict(self) -> None:
+        evicted = False
+        while len(self._items) > 1 and self.nbytes > self.max_bytes:
+            key, item = self._items.popitem(last=False)
+            logger.info("evicting %s from the model cache (%.1f MB)", key[0], item.nbytes / 2**20)
+            evicted = True
+        if evicted:
+            _release_memory()
+
+
+def _release_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def load_generator(
+    model: str,
+    *,
+    variant: str | None = None,
+    models_file: str | None = None,
+    device: Any = "cpu",
+    architecture: str | None = None,
+) -> Any:
+    """Load a generator (``nn.Module``, eval mode) by registry id, local folder or Hub repo id."""
+    import torch
+
+    spec = load_registry(models_file).resolve(model, architecture=architecture)
+    module, *_ = build_generator(spec, variant)
+    return module.to(torch.device(device))
+
+
+def require_task(spec: ModelSpec, *tasks: Task) -> None:
+    """Raise :class:`WrongTaskError` unless ``spec`` does one of ``tasks``."""
+    if spec.task not in tasks:
+        raise WrongTaskError(
+            f"model {spec.id!r} is a {spec.task.value} model; this needs a "
+            f"{' or '.join(t.value for t in tasks)} model"
+        )
