@@ -160,6 +160,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     out = _check_output(Path(args.output), args.overwrite)
     studio = _studio(args)
     spec = studio.spec(args.model)
+    if spec.task != Task.MULTIDOMAIN:
+        spec.source_for(args.direction)  # a wrong direction fails before any work
     image = _load_input(args.input)
     if spec.task == Task.MULTIDOMAIN:
         result = studio.translate_attributes(args.model, image, args.attributes or [], seed=args.seed)

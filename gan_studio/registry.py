@@ -220,15 +220,16 @@ def spec_from_entry(entry: dict[str, Any], *, base: Path, origin: str, builtin: 
     kwargs: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     card = None
-    first_local = next((s for s in [source, *variants.values()] if not s.is_hub and s.path), None)
-    if first_local is not None:
-        folder = Path(first_local.path) / (first_local.subfolder or "")
-        if (folder / "config.json").is_file():
+    for candidate in [source, *variants.values()]:
+        folder = Path(candidate.path or "") / (candidate.subfolder or "")
+        if not candidate.is_hub and candidate.path and (folder / "config.json").is_file():
             kwargs, meta = _config_meta(folder)
-        for candidate in (Path(source.path or "") / "README.md", folder / "README.md"):
-            if source.path and candidate.is_file():
-                card = str(candidate)
-                break
+            break
+    for candidate in [source, *variants.values()]:
+        readme = Path(candidate.path or "") / (candidate.subfolder or "") / "README.md"
+        if not candidate.is_hub and candidate.path and readme.is_file():
+            card = str(readme)
+            break
 
     task_value = entry.get("task", meta.get("task"))
     architecture = entry.get("architecture", meta.get("architecture"))
