@@ -81,15 +81,21 @@ def _class_for(seed: int, num_classes: int) -> int:
     return int(torch.randint(num_classes, (1,), generator=gen))
 
 
-def _forward(loaded: LoadedModel, z: Any, labels: Any | None) -> Any:
+def takes_truncation(loaded: LoadedModel) -> bool:
+    """Whether the generator takes the truncation as an input (BigGAN: ``G(z, c, truncation)``)."""
+    return bool(getattr(loaded.module, "takes_truncation", False))
+
+
+def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float | None = None) -> Any:
     import torch
 
     z = z.to(device=loaded.device, dtype=loaded.dtype)
+    extra = {"truncation": 1.0 if truncation is None else truncation} if takes_truncation(loaded) else {}
     with torch.inference_mode():
         if labels is None:
-            out = loaded.module(z)
+            out = loaded.module(z, **extra)
         else:
-            out = loaded.module(z, labels.to(loaded.device))
+            out = loaded.module(z, labels.to(loaded.device), **extra)
     return out.float().cpu()
 
 
@@ -133,7 +139,7 @@ def generate(
         if conditional:
             classes = [fixed if fixed is not None else _class_for(s, num_classes) for s in seeds]
         labels = torch.tensor(classes, dtype=torch.long) if classes is not None else None
-        images = tensor_to_pil(_forward(loaded, z, labels))
+        images = tensor_to_pil(_forward(loaded, z, labels, truncation))
         for i, (s, image) in enumerate(zip(seeds, images)):
             cls = classes[i] if classes is not None else None
             params = provenance(loaded, seed=s, label=label_name(loaded, cls), truncation=truncation)
@@ -185,7 +191,7 @@ def interpolate(
         chunk = ts[start:start + batch_size]
         z = torch.stack([slerp(za, zb, t) for t in chunk])
         labels = torch.full((len(chunk),), cls, dtype=torch.long) if cls is not None else None
-        for t, image in zip(chunk, tensor_to_pil(_forward(loaded, z, labels))):
+        for t, image in zip(chunk, tensor_to_pil(_forward(loaded, z, labels, truncation))):
             params = provenance(
                 loaded, seed_a=seed_a, seed_b=seed_b, t=round(t, 6), frames=frames,
                 label=label_name(loaded, cls), truncation=truncation, mode="interpolate",
