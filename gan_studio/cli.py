@@ -228,9 +228,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .architectures import build_architecture, resolve_architecture
-    from .convert import convert_state_dict
-    from .weights import extract_state_dict, load_strict, load_weight_file, save_model_folder
+    from .architectures import resolve_architecture
+    from .convert import build_and_load
+    from .weights import extract_state_dict, load_weight_file, save_model_folder
 
     src = Path(args.src)
     out = Path(args.out_dir)
@@ -244,9 +244,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise CliError("--kwargs must be a JSON object, e.g. '{\"ngf\": 64}'")
     architecture, kwargs = resolve_architecture(args.architecture, user_kwargs)
     state = extract_state_dict(load_weight_file(src), args.key, source=src.name)
-    state = convert_state_dict(state, architecture, kwargs, source=src.name)
-    module = build_architecture(architecture, kwargs)
-    load_strict(module, state, source=src.name)
+    module = build_and_load(state, architecture, kwargs, source=src.name)
     task = args.task or TASK_OF_ARCHITECTURE.get(architecture)
     meta: dict[str, Any] = {"task": task, "converted_from": src.name, "license": args.license}
     if args.labels:

@@ -22,6 +22,7 @@ hints for error messages and for converting files whose config is unknown.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -247,3 +248,39 @@ def guess_kwargs(state_dict: Mapping[str, Any], architecture: str) -> dict[str, 
             out["c_dim"] = int(sd["main.0.weight"].shape[1]) - 3
         return out
     return {}
+
+
+def mismatch_hint(state_dict: Mapping[str, Any], architecture: str, kwargs: Mapping[str, Any]) -> str | None:
+    """A one-line suggestion for a checkpoint that did not load into ``architecture(**kwargs)``:
+    the architecture its keys look like and the config its shapes reveal, where that differs."""
+    try:
+        guessed = detect_architecture(state_dict)
+        if guessed is None:
+            return None
+        config = guess_kwargs(state_dict, guessed)
+    except Exception:  # noqa: BLE001 - a hint must never hide the real error
+        return None
+    if guessed == architecture and all(kwargs.get(k) == v for k, v in config.items()):
+        return None
+    return f"the checkpoint looks like architecture {guessed!r} with {json.dumps(config, sort_keys=True)}"
+
+
+def build_and_load(state_dict: Mapping[str, Any], architecture: str, kwargs: Mapping[str, Any], *,
+                   source: str = "checkpoint") -> Any:
+    """Convert ``state_dict`` to ``architecture``'s layout, build the module and load it strictly.
+
+    A mismatch raises :class:`~gan_studio.errors.CheckpointError` with the missing, unexpected and
+    mis-shaped keys, plus a hint at the architecture/config the checkpoint looks like.
+    """
+    from .architectures import build_architecture
+    from .errors import CheckpointError
+    from .weights import load_strict
+
+    state = convert_state_dict(dict(state_dict), architecture, dict(kwargs), source=source)
+    module = build_architecture(architecture, kwargs)
+    try:
+        load_strict(module, state, source=source)
+    except CheckpointError as exc:
+        hint = mismatch_hint(state, architecture, kwargs)
+        raise CheckpointError(f"{exc}\n  hint: {hint}" if hint else str(exc)) from None
+    return module

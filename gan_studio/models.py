@@ -90,9 +90,9 @@ def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Any, s
 
     Returns ``(module, architecture, kwargs, revision)``.
     """
-    from .architectures import build_architecture, resolve_architecture
-    from .convert import convert_state_dict
-    from .weights import extract_state_dict, load_strict, load_weight_file, read_config
+    from .architectures import resolve_architecture
+    from .convert import build_and_load
+    from .weights import extract_state_dict, load_weight_file, read_config
 
     source = spec.source_for(variant)
     kwargs = dict(spec.kwargs)
@@ -114,9 +114,7 @@ def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Any, s
         revision = f"local-{_file_digest(weights)}"
     architecture, kwargs = resolve_architecture(architecture, kwargs)
     state = extract_state_dict(load_weight_file(weights), source.key, source=weights.name)
-    state = convert_state_dict(state, architecture, kwargs, source=weights.name)
-    module = build_architecture(architecture, kwargs)
-    load_strict(module, state, source=f"{spec.id} ({weights.name})")
+    module = build_and_load(state, architecture, kwargs, source=f"{spec.id} ({weights.name})")
     module.eval()
     module.requires_grad_(False)
     return module, architecture, kwargs, revision

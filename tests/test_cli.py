@@ -148,6 +148,8 @@ def test_convert_reference_checkpoints(tmp_path, models_toml):
     result = run_cli("convert", str(tmp_path / "latest_net_G.pth"), str(tmp_path / "bad"), "--architecture",
                      "resnet_9blocks", "--kwargs", '{"ngf": 4}')
     assert result.returncode == 2 and "missing keys" in result.stderr and "model.19" in result.stderr
+    assert "hint: the checkpoint looks like architecture 'cyclegan_resnet'" in result.stderr
+    assert '"n_blocks": 6' in result.stderr
     assert not (tmp_path / "bad").exists()
     result = run_cli("convert", str(src), str(tmp_path / "x"), "--architecture", "dcgan", "--key", "G")
     assert result.returncode == 2 and "no key 'G'" in result.stderr and "netG_state_dict" in result.stderr
