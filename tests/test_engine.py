@@ -159,6 +159,14 @@ def test_translation_keeps_the_input_size_and_direction(studio):
         studio.translate("tiny-dcgan", image)
 
 
+def test_extreme_aspect_ratios_are_bounded(studio):
+    strip = photo(3000, 2)
+    result = studio.translate("tiny-cyclegan", strip, working_size=16)
+    assert result.image.size == (3000, 2)
+    colour = studio.colorize("tiny-colorizer", photo(2, 900), working_size=16)
+    assert colour.image.size == (2, 900)
+
+
 def test_pix2pix_dropout_is_seeded(studio):
     image = photo(32, 32)
     a = studio.translate("tiny-pix2pix", image, seed=1)

@@ -9,6 +9,7 @@ from ..errors import WrongTaskError
 from ..models import LoadedModel
 from ..registry import Task
 from .common import ProgressFn, Result, provenance, report, size_multiple
+from .translation import MAX_ASPECT
 
 DEFAULT_WORKING_SIZE = 256
 
@@ -33,6 +34,8 @@ def colorize(
     report(progress, 0.1, "reading luminance")
     full_l = split_luminance(rgb)  # (1, 1, H, W), L/50 - 1
     size = fit(rgb.width, rgb.height, target=short, multiple=size_multiple(loaded), side="short")
+    if max(size) > MAX_ASPECT * short:  # extreme strips: bound the long side instead
+        size = fit(rgb.width, rgb.height, target=MAX_ASPECT * short, multiple=size_multiple(loaded), side="long")
     small_l = split_luminance(resize(rgb, size))
     report(progress, 0.3, "predicting colour")
     with torch.inference_mode():

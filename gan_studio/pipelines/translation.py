@@ -15,6 +15,8 @@ from ..registry import Task
 from .common import ProgressFn, Result, provenance, report, seeded, size_multiple
 
 DEFAULT_WORKING_SIZE = 256
+MAX_ASPECT = 4  # the long side is at most this many times the working size
+MIN_SIDE = 16  # sides are at least this (rounded up to the architecture's multiple)
 
 
 def input_channels(loaded: LoadedModel) -> int:
@@ -39,6 +41,10 @@ def run_image_model(loaded: LoadedModel, image: Any, *, short_side: int, seed: i
 
     multiple = size_multiple(loaded)
     size = working_size(image.width, image.height, target=short_side, multiple=multiple, side="short")
+    if max(size) > MAX_ASPECT * short_side:  # a 10000×2 strip must not become a 1-megapixel-long tensor
+        size = working_size(image.width, image.height, target=MAX_ASPECT * short_side, multiple=multiple, side="long")
+    floor = -(-MIN_SIDE // multiple) * multiple  # padding layers need a few pixels at the bottleneck
+    size = (max(size[0], floor), max(size[1], floor))
     x = pil_to_tensor(resize(image, size), channels=input_channels(loaded))
     x = x.to(device=loaded.device, dtype=loaded.dtype)
     with torch.inference_mode(), seeded(seed, loaded.device):
