@@ -7,6 +7,13 @@ strictly). :func:`convert_state_dict` applies, in order:
    ``_orig_mod.`` (``torch.compile``) are stripped when *every* key carries them.
 2. **HugGAN DCGAN.** For ``dcgan``, HugGAN's ``Generator`` keeps the tutorial network under
    ``model.``; when every key starts with ``model.`` it is renamed to ``main.``.
+   **Lornatang StarGAN.** For ``stargan``, checkpoints of Lornatang/StarGAN-PyTorch (published
+   as ``goodfellowliu/StarGAN-PyTorch``) name the same layers ``first_layer``,
+   ``down_sampling``, ``trunk.N.main``, ``up_sampling``, ``last_layer``; they are renumbered
+   into the reference's ``main.N`` (:func:`lornatang_stargan_to_reference`).
+   The HugGAN pix2pix/CycleGAN and pytorch-pretrained-BigGAN layouts need no renaming: their
+   architectures (``huggan_pix2pix_unet``, ``huggan_cyclegan_resnet``, ``biggan_deep``) use
+   the published keys.
 3. **Normalisation buffers** (the CycleGAN/pix2pix reference's InstanceNorm patch, generalised):
    for each InstanceNorm layer of the target model that keeps no running statistics (CycleGAN's
    ``norm="instance"``, pix2pix with ``norm="instance"``), the ``running_mean``/``running_var``/
@@ -35,6 +42,7 @@ __all__ = [
     "convert_state_dict",
     "detect_architecture",
     "guess_kwargs",
+    "lornatang_stargan_to_reference",
     "patch_norm_buffers",
     "rename_prefix",
     "strip_wrapper_prefixes",
@@ -131,7 +139,43 @@ def convert_state_dict(
     sd = strip_wrapper_prefixes(state_dict, source=source)
     if arch == "dcgan" and not any(k.startswith("main.") for k in sd):
         sd = rename_prefix(sd, "model.", "main.", source=source)  # HugGAN's DCGAN
+    if arch == "stargan" and any(k.startswith(_LORNATANG_STARGAN_PARTS) for k in sd):
+        sd = lornatang_stargan_to_reference(sd, int(full_kwargs.get("repeat_num", 6)), source=source)
     return patch_norm_buffers(sd, arch, full_kwargs, source=source)
+
+
+_LORNATANG_STARGAN_PARTS = ("first_layer.", "down_sampling.", "trunk.", "up_sampling.", "last_layer.")
+
+
+def lornatang_stargan_to_reference(
+    state_dict: Mapping[str, Any], repeat_num: int, *, source: str = "checkpoint"
+) -> dict[str, Any]:
+    """Rename Lornatang/StarGAN-PyTorch generator keys to the StarGAN reference's ``main.N`` keys.
+
+    Both networks are the same layer sequence (conv, norm, ReLU, two downsamplings, ``repeat_num``
+    residual blocks, two upsamplings, output conv): ``first_layer.i`` -> ``main.i``,
+    ``down_sampling.i`` -> ``main.(3+i)``, ``trunk.k.main.j`` -> ``main.(9+k).main.j``,
+    ``up_sampling.i`` -> ``main.(9+R+i)``, ``last_layer.i`` -> ``main.(15+R+i)`` with
+    ``R = repeat_num``. Keys outside those groups are kept as they are (and then reported by the
+    strict load).
+    """
+    offsets = {"first_layer": 0, "down_sampling": 3, "up_sampling": 9 + repeat_num, "last_layer": 15 + repeat_num}
+    out: dict[str, Any] = {}
+    renamed = 0
+    for key, value in state_dict.items():
+        part, _, rest = key.partition(".")
+        index, _, tail = rest.partition(".")
+        if part == "trunk" and index.isdigit():
+            new = f"main.{9 + int(index)}.{tail}"
+        elif part in offsets and index.isdigit():
+            new = f"main.{offsets[part] + int(index)}.{tail}"
+        else:
+            out[key] = value
+            continue
+        out[new] = value
+        renamed += 1
+    logger.info("%s: renamed %d Lornatang StarGAN keys to the reference layout (main.N)", source, renamed)
+    return out
 
 
 _RESNET_BLOCK = re.compile(r"^model\.(\d+)\.conv_block\.(\d+)\.")
@@ -160,7 +204,13 @@ def detect_architecture(state_dict: Mapping[str, Any]) -> str | None:
     if any(k.startswith(("stem.", "down.", "up.", "head.")) for k in keys) and "head.weight" in keys:
         return "colorization_unet"
     if any(_HUGGAN_RESNET_BLOCK.match(k) for k in keys):
-        return None  # HugGAN's GeneratorResNet (upsample + conv): not a layout we load
+        return "huggan_cyclegan_resnet"  # HugGAN's GeneratorResNet (upsample + conv)
+    if "down1.model.0.weight" in keys and "final.2.weight" in keys:
+        return "huggan_pix2pix_unet"
+    if "embeddings.weight" in keys and any(k.startswith("generator.gen_z.") for k in keys):
+        return "biggan_deep"
+    if any(k.startswith("first_layer.") for k in keys) and any(k.startswith("trunk.") for k in keys):
+        return "stargan"  # Lornatang's names for the StarGAN generator
     if all(_SEQ_INDEX.match(k) for k in keys):
         prefixes = {k.split(".", 1)[0] for k in keys}
         if len(prefixes) == 1 and _looks_like_dcgan(state_dict, keys, prefixes.pop()):

@@ -52,6 +52,24 @@ class Task(StrEnum):
 
 GENERATION_TASKS = (Task.UNCONDITIONAL, Task.CONDITIONAL)
 
+# The task each architecture (or preset) usually does; a model may say otherwise.
+TASK_OF_ARCHITECTURE: dict[str, str] = {
+    "dcgan": "unconditional",
+    "conditional_dcgan": "conditional",
+    "cyclegan_resnet": "translation",
+    "pix2pix_unet": "translation",
+    "resnet_6blocks": "translation",
+    "resnet_9blocks": "translation",
+    "unet_128": "translation",
+    "unet_256": "translation",
+    "stargan": "multidomain",
+    "colorization_unet": "colorization",
+    "animegan2": "translation",
+    "huggan_pix2pix_unet": "translation",
+    "huggan_cyclegan_resnet": "translation",
+    "biggan_deep": "conditional",
+}
+
 
 @dataclass(frozen=True)
 class Source:
@@ -315,7 +333,7 @@ def spec_from_hub_config(repo_id: str, config: dict[str, Any], *, revision: str 
         "hub": repo_id,
         "revision": revision,
         "architecture": arch,
-        "task": meta.get("task"),
+        "task": meta.get("task") or TASK_OF_ARCHITECTURE.get(str(arch)),
         "kwargs": {k: v for k, v in config.items()},
     }
     for name in ("image_size", "channels", "labels", "exclusive", "preprocess", "license", "description"):

@@ -28,7 +28,7 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 SAFETENSORS_SUFFIXES = (".safetensors",)
-PICKLE_SUFFIXES = (".bin", ".pth", ".pt", ".ckpt")
+PICKLE_SUFFIXES = (".bin", ".pth", ".pt", ".ckpt", ".tar")  # .tar: torch.save files named .pth.tar
 WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
 # Keys under which training scripts commonly nest a generator's state dict.
 NESTING_KEYS = ("state_dict", "model_state_dict", "netG_state_dict", "generator", "G", "netG", "model", "params_ema")

@@ -15,9 +15,12 @@ from typing import Any
 from torch import nn
 
 from ..errors import UnknownArchitectureError
+from .animegan import AnimeGANv2Generator
+from .biggan import BigGANDeepGenerator
 from .colorization import ColorizationUNet
 from .conditional import ConditionalDCGANGenerator
 from .dcgan import DCGANGenerator
+from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
 from .resnet import ResnetGenerator
 from .stargan import StarGANGenerator
 from .unet import UnetGenerator
@@ -25,9 +28,13 @@ from .unet import UnetGenerator
 __all__ = [
     "ARCHITECTURES",
     "ARCHITECTURE_PRESETS",
+    "AnimeGANv2Generator",
+    "BigGANDeepGenerator",
     "ColorizationUNet",
     "ConditionalDCGANGenerator",
     "DCGANGenerator",
+    "HugGANResnetGenerator",
+    "HugGANUNetGenerator",
     "ResnetGenerator",
     "StarGANGenerator",
     "UnetGenerator",
@@ -44,6 +51,10 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "pix2pix_unet": UnetGenerator,
     "stargan": StarGANGenerator,
     "colorization_unet": ColorizationUNet,
+    "animegan2": AnimeGANv2Generator,  # AnimeGANv2 PyTorch port (bryandlee/animegan2-pytorch)
+    "huggan_pix2pix_unet": HugGANUNetGenerator,  # HugGAN sprint GeneratorUNet (huggan/pix2pix-*)
+    "huggan_cyclegan_resnet": HugGANResnetGenerator,  # HugGAN sprint GeneratorResNet
+    "biggan_deep": BigGANDeepGenerator,  # pytorch-pretrained-BigGAN layout
 }
 
 # Named variants of the reference code (its --netG choices): preset -> (architecture, kwargs).

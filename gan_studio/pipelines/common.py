@@ -58,6 +58,9 @@ def seeded(seed: int, device: Any) -> Iterator[None]:
 
 def size_multiple(loaded: LoadedModel) -> int:
     """Input sides must be a multiple of this for the architecture to give back the same size."""
+    own = getattr(loaded.module, "size_multiple", None)
+    if isinstance(own, int) and own > 0:
+        return own
     kw = loaded.kwargs
     arch = loaded.architecture
     if arch == "pix2pix_unet":

@@ -51,6 +51,17 @@ def draw_latent(seed: int, nz: int, truncation: float | None = None) -> Any:
     return z
 
 
+def latent_for(loaded: LoadedModel, seed: int, nz: int, truncation: float | None) -> Any:
+    """The latent for one image. Generators that take the truncation as an input (BigGAN) get
+    ``truncation * truncnorm(-2, 2)`` as their reference code draws it; others the truncation trick."""
+    if takes_truncation(loaded):
+        t = 1.0 if truncation is None else float(truncation)
+        if not 0 < t <= 1:
+            raise ValueError(f"truncation for {loaded.spec.id!r} must be in (0, 1], got {truncation}")
+        return draw_latent(seed, nz, 2.0) * t
+    return draw_latent(seed, nz, truncation)
+
+
 def resolve_label(loaded: LoadedModel, label: int | str | None) -> int | None:
     """A class index from an index or a class name; ``None`` means a class drawn from the seed."""
     spec = loaded.spec
@@ -134,7 +145,7 @@ def generate(
     results: list[Result] = []
     for start in range(0, n, batch_size):
         seeds = [seed + i for i in range(start, min(n, start + batch_size))]
-        z = torch.stack([draw_latent(s, nz, truncation) for s in seeds])
+        z = torch.stack([latent_for(loaded, s, nz, truncation) for s in seeds])
         classes = None
         if conditional:
             classes = [fixed if fixed is not None else _class_for(s, num_classes) for s in seeds]
@@ -181,7 +192,7 @@ def interpolate(
     if not 2 <= frames <= 240:
         raise ValueError(f"frames must be between 2 and 240, got {frames}")
     nz = latent_dim(loaded)
-    za, zb = draw_latent(seed_a, nz, truncation), draw_latent(seed_b, nz, truncation)
+    za, zb = latent_for(loaded, seed_a, nz, truncation), latent_for(loaded, seed_b, nz, truncation)
     cls = resolve_label(loaded, label)
     if loaded.spec.task == Task.CONDITIONAL and cls is None:
         cls = _class_for(seed_a, int(loaded.kwargs.get("num_classes", len(loaded.spec.labels) or 1)))
