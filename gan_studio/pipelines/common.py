@@ -7,8 +7,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import logging
+
 from .. import __version__
+from ..errors import GanStudioError
 from ..models import LoadedModel
+
+logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 
@@ -75,3 +80,56 @@ def size_multiple(loaded: LoadedModel) -> int:
 def report(progress: ProgressFn | None, fraction: float, message: str) -> None:
     if progress is not None:
         progress(min(max(fraction, 0.0), 1.0), message)
+
+
+class OutOfMemory(GanStudioError, MemoryError):
+    """The device ran out of memory even after a retry at a smaller batch."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an accelerator (or allocator) out-of-memory error."""
+    import torch
+
+    oom_types = tuple(t for t in (getattr(torch, "OutOfMemoryError", None),
+                                  getattr(torch.cuda, "OutOfMemoryError", None)) if t is not None)
+    if oom_types and isinstance(exc, oom_types):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def run_batches(run: Callable[[list[Any]], list[Any]], items: list[Any], batch_size: int, *,
+                what: str = "images") -> Iterator[list[Any]]:
+    """Yield ``run(chunk)`` over ``items`` in chunks of ``batch_size``; on out-of-memory, free the
+    cache and retry that chunk once at half the batch (down to 1), then give up with a clear error."""
+    start = 0
+    size = max(1, batch_size)
+    retried = False
+    while start < len(items):
+        chunk = items[start:start + size]
+        try:
+            out = run(chunk)
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
+            if not is_out_of_memory(exc):
+                raise
+            _free_accelerator_memory()
+            if retried or size == 1:
+                raise OutOfMemory(
+                    f"out of memory on the device while generating {len(chunk)} {what} at once "
+                    f"(also after retrying at a smaller batch); ask for fewer or smaller {what}"
+                ) from None
+            size = max(1, size // 2)
+            retried = True
+            logger.warning("out of memory at batch %d; retrying at batch %d", len(chunk), size)
+            continue
+        start += len(chunk)
+        yield out
+
+
+def _free_accelerator_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import WrongTaskError
 from ..models import LoadedModel
 from ..registry import GENERATION_TASKS, Task
-from .common import ProgressFn, Result, provenance, report
+from .common import ProgressFn, Result, provenance, report, run_batches
 
 MAX_SEED = 2**63 - 1
 
@@ -142,18 +142,20 @@ def generate(
     fixed = resolve_label(loaded, label)
     conditional = loaded.spec.task == Task.CONDITIONAL
     num_classes = int(loaded.kwargs.get("num_classes", len(loaded.spec.labels) or 1))
+    seeds = [seed + i for i in range(n)]
+    classes = [fixed if fixed is not None else _class_for(s, num_classes) for s in seeds] if conditional else None
+
+    def run(chunk: list[int]) -> list[Any]:
+        z = torch.stack([latent_for(loaded, seeds[i], nz, truncation) for i in chunk])
+        labels = torch.tensor([classes[i] for i in chunk], dtype=torch.long) if classes is not None else None
+        return tensor_to_pil(_forward(loaded, z, labels, truncation))
+
     results: list[Result] = []
-    for start in range(0, n, batch_size):
-        seeds = [seed + i for i in range(start, min(n, start + batch_size))]
-        z = torch.stack([latent_for(loaded, s, nz, truncation) for s in seeds])
-        classes = None
-        if conditional:
-            classes = [fixed if fixed is not None else _class_for(s, num_classes) for s in seeds]
-        labels = torch.tensor(classes, dtype=torch.long) if classes is not None else None
-        images = tensor_to_pil(_forward(loaded, z, labels, truncation))
-        for i, (s, image) in enumerate(zip(seeds, images)):
+    for images in run_batches(run, list(range(n)), batch_size):
+        for image in images:
+            i = len(results)
             cls = classes[i] if classes is not None else None
-            params = provenance(loaded, seed=s, label=label_name(loaded, cls), truncation=truncation)
+            params = provenance(loaded, seed=seeds[i], label=label_name(loaded, cls), truncation=truncation)
             results.append(Result(image, params))
         report(progress, len(results) / n, f"generated {len(results)}/{n}")
     return results
@@ -197,12 +199,16 @@ def interpolate(
     if loaded.spec.task == Task.CONDITIONAL and cls is None:
         cls = _class_for(seed_a, int(loaded.kwargs.get("num_classes", len(loaded.spec.labels) or 1)))
     ts = [i / (frames - 1) for i in range(frames)]
-    results: list[Result] = []
-    for start in range(0, frames, batch_size):
-        chunk = ts[start:start + batch_size]
+
+    def run(chunk: list[float]) -> list[Any]:
         z = torch.stack([slerp(za, zb, t) for t in chunk])
         labels = torch.full((len(chunk),), cls, dtype=torch.long) if cls is not None else None
-        for t, image in zip(chunk, tensor_to_pil(_forward(loaded, z, labels, truncation))):
+        return tensor_to_pil(_forward(loaded, z, labels, truncation))
+
+    results: list[Result] = []
+    for images in run_batches(run, ts, batch_size, what="frames"):
+        for image in images:
+            t = ts[len(results)]
             params = provenance(
                 loaded, seed_a=seed_a, seed_b=seed_b, t=round(t, 6), frames=frames,
                 label=label_name(loaded, cls), truncation=truncation, mode="interpolate",
