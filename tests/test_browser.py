@@ -1,0 +1,204 @@
+"""A real headless Chromium drives the studio: every tab, one generation, one translation, one
+colorization, the Inspect round trip, a readable error; screenshots go to ``docs/screenshots/``.
+
+Uses Debian's ``/usr/bin/chromium`` (``.ci/run`` installs it); skipped with a reason without it.
+The studio runs over the embedded default models when they are all trained, otherwise over tiny
+random-weight models (``ui_fixtures``), whose images are noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:
+    from ui_fixtures import free_port, make_ui_models, ui_registry
+except ImportError:  # pragma: no cover
+    from tests.ui_fixtures import free_port, make_ui_models, ui_registry
+
+CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+EXAMPLES = REPO / "examples"
+SERVED = "img[src*='/gradio_api/file=']"
+ERROR_TOAST = "[data-testid='toast-body'].error"
+TIMEOUT_MS = 60_000
+
+pytestmark = [
+    pytest.mark.browser,
+    # gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"),
+    pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+]
+
+
+def _defaults_trained(registry: Any) -> bool:
+    from gan_studio.ui.models import _weights_size
+
+    builtins = [s for s in registry if s.builtin]
+    return bool(builtins) and all(_weights_size(s) != "missing" for s in builtins)
+
+
+@pytest.fixture(scope="module")
+def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    import torch
+
+    from gan_studio.registry import load_registry
+    from gan_studio.studio import Studio
+    from gan_studio.ui import build_demo, launch_options
+
+    root = tmp_path_factory.mktemp("browser")
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+                     "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+                     "GRADIO_TEMP_DIR": str(root / "gradio_cache")}.items():
+            mp.setenv(k, v)
+        torch.set_num_threads(1)
+        registry = load_registry()
+        if not _defaults_trained(registry):
+            registry = ui_registry(make_ui_models(root / "models"))
+        studio = Studio(device="cpu", registry=registry)
+        demo = build_demo(studio, output_dir=root / "outputs")
+        demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                    **launch_options())
+        try:
+            yield demo.local_url, studio
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def page(studio_url: tuple[str, Any]) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(studio_url[0], wait_until="load")
+        pg.locator("#generate-button").wait_for()
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _tab(page: Any, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    page.wait_for_timeout(300)
+
+
+def _no_error_toast(page: Any) -> None:
+    toasts = page.locator(ERROR_TOAST)
+    assert toasts.count() == 0, f"error toast shown: {toasts.first.inner_text()}"
+
+
+def _shoot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(400)  # let transitions settle
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _upload(page: Any, elem_id: str, path: Path) -> None:
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+    page.locator(f"#{elem_id} img").first.wait_for()
+
+
+def test_generate_tab(page: Any) -> None:
+    _tab(page, "Generate")
+    page.locator("#generate-button").click()
+    images = page.locator(f"#generate-gallery {SERVED}")
+    images.first.wait_for()
+    page.wait_for_function(
+        "() => document.querySelectorAll(\"#generate-gallery img[src*='/gradio_api/file=']\").length >= 8")
+    assert page.locator("#generate-gallery").get_by_text("seed 42").count() >= 1
+    images.first.click()  # the parameters of the selected image appear
+    page.locator("#generate-params").get_by_text("software").first.wait_for()
+    page.keyboard.press("Escape")  # close the preview
+    _no_error_toast(page)
+    _shoot(page, "generate")
+    # a (lazily cached) example runs, fills in the inputs and shows its results
+    page.locator("#tab-generate [data-testid='dataset-cell-0-1']").click()
+    page.wait_for_function("() => document.querySelector('#generate-seed input').value === '7'")
+    page.locator("#generate-gallery").get_by_text("seed 14").wait_for()
+    _no_error_toast(page)
+
+
+def test_generate_interpolation(page: Any) -> None:
+    _tab(page, "Generate")
+    page.get_by_label("Interpolation").check()
+    page.locator("#interpolate-button").click()
+    page.locator(f"#interpolate-gif {SERVED}").wait_for()
+    assert ".gif" in page.locator(f"#interpolate-gif {SERVED}").get_attribute("src")
+    assert page.locator("#generate-gallery").get_by_text("t = 1.000").count() >= 1
+    _no_error_toast(page)
+    _shoot(page, "generate-interpolation")
+    page.get_by_label("Images").check()
+
+
+def test_translate_tab(page: Any) -> None:
+    _tab(page, "Translate")
+    _upload(page, "translate-input", EXAMPLES / "chelsea.jpg")
+    page.locator("#translate-button").click()
+    page.locator(f"#translate-slider {SERVED}").first.wait_for()
+    assert page.locator(f"#translate-slider {SERVED}").count() == 2  # before and after
+    page.locator("#translate-download").get_by_text(".png").first.wait_for()
+    _no_error_toast(page)
+    _shoot(page, "translate")
+    # a (lazily cached) example runs and shows its result
+    page.locator("#tab-translate [data-testid='dataset-cell-1-0']").click()
+    page.locator("#translate-slider img[src*='coffee']").first.wait_for()
+    _no_error_toast(page)
+
+
+def test_colorize_tab_and_a_readable_error(page: Any) -> None:
+    _tab(page, "Colorize")
+    page.locator("#colorize-button").click()  # nothing uploaded yet
+    toast = page.locator(ERROR_TOAST)
+    toast.first.wait_for()
+    assert "no image uploaded" in toast.first.inner_text()
+    assert "Traceback" not in toast.first.inner_text()
+    page.locator("[data-testid='toast-close']").first.click()
+    toast.first.wait_for(state="detached")
+    _upload(page, "colorize-input", EXAMPLES / "camera.jpg")
+    page.locator("#colorize-button").click()
+    page.locator(f"#colorize-slider {SERVED}").first.wait_for()
+    _no_error_toast(page)
+    _shoot(page, "colorize")
+
+
+def test_models_tab(page: Any, studio_url: tuple[str, Any]) -> None:
+    _tab(page, "Models")
+    table = page.locator("#models-table")
+    first_id = next(iter(studio_url[1].registry)).id
+    table.get_by_text(first_id).first.wait_for()
+    page.locator("#model-card").get_by_text("Registry entry").wait_for()
+    _no_error_toast(page)
+    _shoot(page, "models")
+
+
+def test_inspect_tab_sends_parameters_back(page: Any, studio_url: tuple[str, Any], tmp_path: Path) -> None:
+    from gan_studio.metadata import save_png
+    from gan_studio.registry import Task
+
+    studio = studio_url[1]
+    model = next(s.id for s in studio.registry if s.task in (Task.UNCONDITIONAL, Task.CONDITIONAL))
+    result = studio.generate(model, seed=1234567, n=1)[0]
+    png = save_png(result.image, tmp_path / "made-by-the-studio.png", result.params)
+    _tab(page, "Inspect")
+    _upload(page, "inspect-input", png)
+    page.locator("#inspect-button").click()
+    page.locator("#inspect-summary").get_by_text("seed 1234567").wait_for()
+    page.locator("#reproduce-button").wait_for()
+    _no_error_toast(page)
+    _shoot(page, "inspect")
+    page.locator("#reproduce-button").click()
+    page.locator("#generate-button").wait_for()  # the Generate tab is shown again
+    seed_box = page.locator("#generate-seed input").first
+    page.wait_for_function("(el) => el.value === '1234567'", arg=seed_box.element_handle())
+    _no_error_toast(page)
