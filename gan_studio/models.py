@@ -34,6 +34,7 @@ class LoadedModel:
     device: Any
     dtype: Any
     nbytes: int
+    batcher: Any = None  # a gan_studio.batching.ForwardBatcher when concurrent calls may share passes
 
 
 def _file_digest(path: Path) -> str:

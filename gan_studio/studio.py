@@ -29,6 +29,7 @@ class Studio:
         half: bool | None = None,
         cache_bytes: int | None = None,
         registry: Registry | None = None,
+        batching: bool = True,
     ) -> None:
         from .device import default_dtype, select_device
 
@@ -41,6 +42,7 @@ class Studio:
         else:
             self.dtype = torch.float16 if half else torch.float32
         self.cache = ModelCache(cache_bytes) if cache_bytes else ModelCache()
+        self.batching = batching  # concurrent generate calls for one model share forward passes
         self._lock = threading.Lock()
 
     # ---- models -------------------------------------------------------------------------------
@@ -53,7 +55,14 @@ class Studio:
         return spec
 
     def load(self, model: str, variant: str | None = None) -> LoadedModel:
-        return self.cache.get(self.spec(model), variant, self.device, self.dtype)
+        loaded = self.cache.get(self.spec(model), variant, self.device, self.dtype)
+        if self.batching and loaded.batcher is None:
+            from .batching import ForwardBatcher
+
+            with self._lock:
+                if loaded.batcher is None:
+                    loaded.batcher = ForwardBatcher()
+        return loaded
 
     # ---- tasks --------------------------------------------------------------------------------
     def generate(self, model: str, *, seed: int = 0, n: int = 1, label: int | str | None = None,
@@ -73,10 +82,18 @@ class Studio:
                            truncation=truncation, progress=progress)
 
     def translate(self, model: str, image: Any, *, direction: str | None = None, working_size: int | None = None,
-                  seed: int = 0, progress: ProgressFn | None = None) -> Result:
+                  seed: int = 0, progress: ProgressFn | None = None, full_resolution: bool = False,
+                  tile_size: int | None = None, overlap: int | None = None, center_crop: bool | None = None,
+                  batch_size: int = 1, norm_stats: str = "thumbnail") -> Result:
+        """Translate a PIL image. ``full_resolution=True`` keeps its pixel size, translating in
+        ``tile_size`` px tiles (default 512) overlapping by ``overlap`` px (default 64) with per-tile
+        progress (``norm_stats``: ``"thumbnail"`` or ``"tile"``, see pipelines/tiling.py);
+        ``center_crop`` (default: the model's) crops the centred square first."""
         from .pipelines.translation import translate
 
-        return translate(self.load(model, direction), image, working_size=working_size, seed=seed, progress=progress)
+        return translate(self.load(model, direction), image, working_size=working_size, seed=seed, progress=progress,
+                         full_resolution=full_resolution, tile_size=tile_size, overlap=overlap,
+                         center_crop=center_crop, batch_size=batch_size, norm_stats=norm_stats)
 
     def translate_attributes(self, model: str, image: Any, attributes: Iterable[str] | Mapping[str, bool], *,
                              seed: int = 0, progress: ProgressFn | None = None) -> Result:

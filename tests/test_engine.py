@@ -224,3 +224,53 @@ def test_cache_reuses_and_evicts_least_recently_used(models_toml):
         big.get(registry.get(name), None, "cpu", torch.float32)
     big.get(registry.get("tiny-dcgan"), None, "cpu", torch.float32)
     assert [k[0] for k in big.keys()] == ["tiny-cgan", "tiny-colorizer", "tiny-dcgan"]
+
+
+def test_concurrent_requests_share_forward_passes_and_get_their_own_images(models_toml):
+    import threading
+
+    studio = Studio(models_file=str(models_toml), device="cpu")
+    alone = {s: studio.generate("tiny-cgan", seed=s, n=2, label="owl")[0].image.tobytes() for s in range(8)}
+    batcher = studio.load("tiny-cgan").batcher
+    batcher.window_s = 0.2  # make sure the eight requests overlap
+    calls_before = batcher.calls
+    got: dict[int, bytes] = {}
+    barrier = threading.Barrier(8)
+
+    def client(seed: int) -> None:
+        barrier.wait()
+        got[seed] = studio.generate("tiny-cgan", seed=seed, n=2, label="owl")[0].image.tobytes()
+
+    threads = [threading.Thread(target=client, args=(s,)) for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert got == alone  # every request got its own images, as if alone
+    assert batcher.calls - calls_before < 8  # and they shared forward passes
+
+
+def test_a_failing_batched_forward_fails_every_request_without_hanging():
+    import threading
+
+    from gan_studio.batching import ForwardBatcher
+
+    batcher = ForwardBatcher(window_s=0.2)
+    errors = []
+
+    def boom(z, labels):
+        raise RuntimeError("broken generator")
+
+    def client() -> None:
+        try:
+            batcher.run("k", torch.zeros(1, 4), None, boom)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == ["broken generator"] * 4

@@ -100,14 +100,20 @@ def takes_truncation(loaded: LoadedModel) -> bool:
 def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float | None = None) -> Any:
     import torch
 
-    z = z.to(device=loaded.device, dtype=loaded.dtype)
     extra = {"truncation": 1.0 if truncation is None else truncation} if takes_truncation(loaded) else {}
-    with torch.inference_mode():
-        if labels is None:
-            out = loaded.module(z, **extra)
-        else:
-            out = loaded.module(z, labels.to(loaded.device), **extra)
-    return out.float().cpu()
+
+    def forward(z: Any, labels: Any | None) -> Any:
+        z = z.to(device=loaded.device, dtype=loaded.dtype)
+        with torch.inference_mode():
+            if labels is None:
+                out = loaded.module(z, **extra)
+            else:
+                out = loaded.module(z, labels.to(loaded.device), **extra)
+        return out.float().cpu()
+
+    if loaded.batcher is not None:  # concurrent requests for this model share one forward pass
+        return loaded.batcher.run(tuple(sorted(extra.items())), z, labels, forward)
+    return forward(z, labels)
 
 
 def label_name(loaded: LoadedModel, index: int | None) -> str | None:
