@@ -16,17 +16,10 @@ from typing import Any
 
 from . import __version__
 from .errors import GanStudioError
+from .registry import TASK_OF_ARCHITECTURE
 
 logger = logging.getLogger("gan_studio")
 
-TASK_OF_ARCHITECTURE = {
-    "dcgan": "unconditional",
-    "conditional_dcgan": "conditional",
-    "cyclegan_resnet": "translation",
-    "pix2pix_unet": "translation",
-    "stargan": "multidomain",
-    "colorization_unet": "colorization",
-}
 
 
 class CliError(GanStudioError):
@@ -66,6 +59,28 @@ def _progress_bar(total: int, desc: str) -> Any:
         bar.n = round(fraction * total)
         bar.set_postfix_str(message, refresh=False)
         bar.refresh()
+
+    update.close = bar.close  # type: ignore[attr-defined]
+    return update
+
+
+def _tile_progress_bar(desc: str) -> Any:
+    """A tqdm bar over tiles for full-resolution translation (its total comes with the first "tile k/n")."""
+    from tqdm.auto import tqdm
+
+    from .pipelines.tiling import parse_tile_message
+
+    bar = tqdm(total=None, desc=desc, unit="tile", disable=None, leave=False)
+
+    def update(fraction: float, message: str) -> None:
+        counts = parse_tile_message(message)
+        if counts is None:
+            bar.set_postfix_str(message, refresh=True)
+            return
+        done, total = counts
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
 
     update.close = bar.close  # type: ignore[attr-defined]
     return update
@@ -162,13 +177,25 @@ def cmd_translate(args: argparse.Namespace) -> int:
     spec = studio.spec(args.model)
     if spec.task != Task.MULTIDOMAIN:
         spec.source_for(args.direction)  # a wrong direction fails before any work
+    if not args.full_res and (args.tile is not None or args.overlap is not None or args.norm_stats is not None):
+        raise CliError("--tile, --overlap and --norm-stats only apply with --full-res")
+    if spec.task == Task.MULTIDOMAIN and (args.full_res or args.center_crop is not None):
+        raise CliError(f"--full-res and --center-crop are for translation models; {spec.id!r} is a multidomain model")
     image = _load_input(args.input)
     if spec.task == Task.MULTIDOMAIN:
         result = studio.translate_attributes(args.model, image, args.attributes or [], seed=args.seed)
     else:
         if args.attributes:
             raise CliError(f"--attributes is for multidomain models; {spec.id!r} is a {spec.task.value} model")
-        result = studio.translate(args.model, image, direction=args.direction, working_size=args.size, seed=args.seed)
+        bar = _tile_progress_bar("translating") if args.full_res else None
+        try:
+            result = studio.translate(args.model, image, direction=args.direction, working_size=args.size,
+                                      seed=args.seed, full_resolution=args.full_res, tile_size=args.tile,
+                                      overlap=args.overlap, center_crop=args.center_crop, progress=bar,
+                                      norm_stats=args.norm_stats or "thumbnail")
+        finally:
+            if bar is not None:
+                bar.close()
     _save(result.image, result.params, out, args.overwrite)
     return 0
 
@@ -202,6 +229,14 @@ def reproduce_command(params: dict[str, Any]) -> str | None:
             cmd += " --attributes " + " ".join(params["attributes"])
         if params.get("working_size") and task == "translation":
             cmd += f" --size {params['working_size']}"
+        if params.get("full_resolution"):
+            cmd += " --full-res"
+            if params.get("tile_size"):
+                cmd += f" --tile {params['tile_size']} --overlap {params.get('overlap', 0)}"
+            if params.get("norm_stats") == "tile":
+                cmd += " --norm-stats tile"
+        if params.get("center_crop") is not None:
+            cmd += " --center-crop" if params["center_crop"] else " --no-center-crop"
     elif task == "colorization":
         cmd = f"python -m gan_studio colorize --model {model} INPUT"
     else:
@@ -334,6 +369,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attributes", nargs="*", help="target attributes for multidomain (StarGAN) models")
     p.add_argument("--size", type=int, help="working size: short side in px (default: the model's)")
     p.add_argument("--seed", type=int, default=0, help="seed for models that keep dropout on (default 0)")
+    p.add_argument("--full-res", action="store_true",
+                   help="translate at the photo's own size in overlapping, seamlessly blended tiles "
+                        "(--size is not used)")
+    p.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in px for --full-res (default 512)")
+    p.add_argument("--overlap", type=int, default=None, metavar="N",
+                   help="overlap between tiles in px for --full-res, at most half the tile (default 64)")
+    p.add_argument("--norm-stats", choices=["thumbnail", "tile"], default=None,
+                   help="--full-res: InstanceNorm-like layers use a thumbnail's statistics (default, consistent "
+                        "tiles) or each tile's own")
+    p.add_argument("--center-crop", action=argparse.BooleanOptionalAction, default=None,
+                   help="crop the centred square first (default: the model's choice; AnimeGANv2 face styles crop)")
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_translate)
@@ -358,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", help="folder to write config.json + model.safetensors + README.md")
     p.add_argument("--architecture", required=True,
                    help="dcgan, conditional_dcgan, cyclegan_resnet (presets resnet_6blocks, resnet_9blocks), "
-                        "pix2pix_unet (presets unet_128, unet_256), stargan, colorization_unet")
+                        "pix2pix_unet (presets unet_128, unet_256), stargan, colorization_unet, animegan2")
     p.add_argument("--kwargs", help="constructor arguments as JSON, e.g. '{\"ngf\": 64}'")
     p.add_argument("--key", help="key holding the state dict inside the checkpoint (e.g. state_dict, G)")
     p.add_argument("--task", help="task, if not the architecture's usual one")

@@ -41,7 +41,7 @@ __all__ = ["AnimeGANv2Generator"]
 
 
 class _ConvNormLReLU(nn.Sequential):
-    """Pad (reflect) → Conv2d → GroupNorm(1, out) → LeakyReLU(0.2): keys ``1.weight[, 1.bias], 2.weight, 2.bias``."""
+    """Pad (reflect) → Conv2d → GroupNorm(1, out) → LeakyReLU(0.2) (keys 1.*, 2.*)."""
 
     def __init__(
         self,
