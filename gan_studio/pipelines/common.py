@@ -72,7 +72,7 @@ def size_multiple(loaded: LoadedModel) -> int:
         return 2 ** int(kw.get("num_downs", 8))
     if arch == "colorization_unet":
         return 2 ** int(kw.get("depth", 4))
-    if arch in ("cyclegan_resnet", "stargan"):
+    if arch in ("cyclegan_resnet", "stargan", "animegan2"):
         return 4
     return 1
 
