@@ -1,11 +1,12 @@
 """GAN Studio: start the Gradio studio.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share] [--models FILE] [--device auto|cpu|cuda]
-                  [--public]
+                  [--public | --no-public]
 
 Runs offline: the embedded default models live under ``checkpoints/``; Hub models listed in the
 catalogue or a ``--models`` file are downloaded on first use (and read from the Hugging Face cache
-afterwards). On Hugging Face Spaces (``SPACE_ID`` set) the studio starts in public mode.
+afterwards). On Hugging Face Spaces (``SPACE_ID`` set) and with ``--share`` (anyone with the link can
+use it) the studio starts in public mode unless ``--no-public`` is given; see docs/security.md.
 
 Nothing heavy is imported before the arguments are parsed, so ``--help`` answers at once.
 """
@@ -31,15 +32,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="port to listen on (default 7860)")
     parser.add_argument("--share", action="store_true",
                         help="also ask Gradio for a temporary public *.gradio.live link (needs internet; "
-                             "without it the studio says so and keeps serving locally)")
+                             "without it the studio says so and keeps serving locally); turns on public mode "
+                             "unless --no-public is given")
     parser.add_argument("--models", metavar="FILE", help="extra models from a TOML file (see README, 'Adding models')")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                         help="where models run: auto (CUDA, then MPS, then CPU; default), cpu, cuda or mps")
-    parser.add_argument("--public", action="store_true", default=bool(os.environ.get("SPACE_ID")),
+    parser.add_argument("--public", action=argparse.BooleanOptionalAction, default=None,
                         help="public deployment: no adding models, only registered model ids, smaller batches "
-                             "(the default on Hugging Face Spaces)")
+                             "and images (the default on Hugging Face Spaces and with --share; --no-public "
+                             "turns it off)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.public is None:  # a share link or a Space is reachable by anyone: public unless told otherwise
+        args.public = bool(os.environ.get("SPACE_ID")) or args.share
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:

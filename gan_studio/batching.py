@@ -74,9 +74,19 @@ class ForwardBatcher:
             for j in jobs:
                 j.out = out[start:start + j.z.shape[0]]
                 start += j.z.shape[0]
-        except BaseException as exc:  # every waiting request gets the error, nobody hangs
-            for j in jobs:
-                j.error = exc
+        except BaseException as exc:  # every waiting request gets an answer, nobody hangs
+            from .pipelines.common import is_out_of_memory
+
+            if len(jobs) > 1 and is_out_of_memory(exc):
+                # the merged batch did not fit: each request alone may (and retries smaller itself)
+                for j in jobs:
+                    try:
+                        j.out = forward(j.z, j.labels)
+                    except BaseException as own:  # noqa: BLE001 - handed to that request
+                        j.error = own
+            else:
+                for j in jobs:
+                    j.error = exc
         finally:
             for j in jobs:
                 if j is not job:

@@ -621,17 +621,28 @@ def denormalize_ab(ab: Any) -> Any:
     return ab * 110.0
 
 
+#: Rows converted at a time by :func:`split_luminance` and :func:`merge_lab`: the colour maths runs
+#: on bands, so a 12 MP photo needs a few bands' worth of float memory, not ~100 MB per megapixel.
+LAB_BAND_ROWS = 256
+
+
 def split_luminance(img: Image.Image) -> "torch.Tensor":
     """The normalised luminance ``L / 50 - 1`` of an image as a ``(1, 1, H, W)`` float32 tensor."""
-    rgb = pil_to_tensor(img, channels=3).add(1.0).mul(0.5)
-    return normalize_l(rgb_to_lab(rgb)[:, :1])
+    import torch
+
+    arr = np.asarray(img.convert("RGB"))
+    out = torch.empty((1, 1, arr.shape[0], arr.shape[1]), dtype=torch.float32)
+    for y in range(0, arr.shape[0], LAB_BAND_ROWS):
+        band = torch.from_numpy(np.ascontiguousarray(arr[y:y + LAB_BAND_ROWS])).permute(2, 0, 1)[None]
+        out[:, :, y:y + LAB_BAND_ROWS] = normalize_l(rgb_to_lab(band.to(torch.float32).div_(255.0))[:, :1])
+    return out
 
 
 def merge_lab(L_full: "torch.Tensor", ab_full: "torch.Tensor") -> Image.Image:
     """Combine normalised ``L`` ``(1, 1, H, W)`` and ``ab`` ``(1, 2, h, w)`` into an RGB image.
 
     ``ab`` is upsampled bilinearly to ``L``'s size when the colorizer ran at a lower resolution,
-    so the full-resolution luminance is kept.
+    so the full-resolution luminance is kept. Works in bands of :data:`LAB_BAND_ROWS` rows.
     """
     import torch
     import torch.nn.functional as F
@@ -644,8 +655,14 @@ def merge_lab(L_full: "torch.Tensor", ab_full: "torch.Tensor") -> Image.Image:
     ab = ab_full.detach().to("cpu", torch.float32)
     if ab.shape[-2:] != L.shape[-2:]:
         ab = F.interpolate(ab, size=tuple(L.shape[-2:]), mode="bilinear", align_corners=False)
-    lab = torch.cat((denormalize_l(L), denormalize_ab(ab)), dim=1)
-    return tensor_to_pil(lab_to_rgb(lab).mul(2.0).sub(1.0))[0]
+    height, width = L.shape[-2:]
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    for y in range(0, height, LAB_BAND_ROWS):
+        lab = torch.cat((denormalize_l(L[..., y:y + LAB_BAND_ROWS, :]),
+                         denormalize_ab(ab[..., y:y + LAB_BAND_ROWS, :])), dim=1)
+        rgb = lab_to_rgb(lab).mul_(255.0).round_().to(torch.uint8)
+        out[y:y + LAB_BAND_ROWS] = rgb[0].permute(1, 2, 0).numpy()
+    return Image.fromarray(out, "RGB")
 
 
 # --------------------------------------------------------------------------------------------

@@ -112,12 +112,13 @@ def run_batches(run: Callable[[list[Any]], list[Any]], items: list[Any], batch_s
             if not is_out_of_memory(exc):
                 raise
             _free_accelerator_memory()
-            if retried or size == 1:
+            if retried or len(chunk) == 1:
                 raise OutOfMemory(
-                    f"out of memory on the device while generating {len(chunk)} {what} at once "
-                    f"(also after retrying at a smaller batch); ask for fewer or smaller {what}"
+                    f"out of memory on the device while generating {len(chunk)} {what} at once"
+                    f"{' (also after retrying at a smaller batch)' if retried else ''}; "
+                    f"ask for fewer or smaller {what}"
                 ) from None
-            size = max(1, size // 2)
+            size = max(1, len(chunk) // 2)  # half the batch that failed (n may be below batch_size)
             retried = True
             logger.warning("out of memory at batch %d; retrying at batch %d", len(chunk), size)
             continue

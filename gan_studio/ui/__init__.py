@@ -27,16 +27,24 @@ import gradio as gr
 
 from ..registry import Task
 from .colorize import build_colorize_tab
-from .common import COLORIZE_TASKS, GENERATE_TASKS, TRANSLATE_TASKS, ModelAccess, OutputStore
+from .common import COLORIZE_TASKS, GENERATE_TASKS, TRANSLATE_TASKS, ImageLimits, ModelAccess, OutputStore
 from .examples import EXAMPLES_DIR, colorize_examples, inspect_examples, translate_examples
 from .generate import build_generate_tab
 from .inspect import build_inspect_tab
 from .models import build_models_tab
 from .translate import build_translate_tab
 
-__all__ = ["build_demo", "launch_options", "EXAMPLES_DIR"]
+__all__ = ["build_demo", "launch_options", "blocked_paths", "EXAMPLES_DIR", "QUEUE_SIZE", "CONCURRENCY",
+           "MAX_FILE_SIZE"]
 
 logger = logging.getLogger(__name__)
+
+#: Calls that may wait in the queue (more get "Queue is full"), by public mode.
+QUEUE_SIZE = {False: 64, True: 32}
+#: Model calls (the "gpu" concurrency group) that run at once, by public mode.
+CONCURRENCY = {False: 2, True: 1}
+#: Largest upload, by public mode (Gradio answers HTTP 413 above it).
+MAX_FILE_SIZE = {False: "100mb", True: "20mb"}
 
 CSS = """
 #generate-gallery img, #inspect-input img, #interpolate-gif img { image-rendering: pixelated; }
@@ -72,7 +80,10 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
     """The studio's ``gr.Blocks`` over ``studio`` (a :class:`~gan_studio.studio.Studio`).
 
     ``public=True`` is for shared deployments (Spaces): no adding models, only registered model ids
-    are accepted by any endpoint, and smaller batch limits. ``output_dir`` is where the PNGs are
+    are accepted by any endpoint, smaller batch limits, uploads downscaled to at most
+    :data:`~gan_studio.ui.common.PUBLIC_MAX_PIXELS` before translation or colorization and working
+    sizes capped (:class:`~gan_studio.ui.common.ImageLimits`), a smaller queue and one job at a
+    time (see docs/security.md). ``output_dir`` is where the PNGs are
     written (one folder per session and call, deleted when the session's tab closes); by default
     a fresh folder in the system temp dir, created on first use and removed at exit. The queue is
     configured (``api_open=False``: direct HTTP calls cannot skip it). No model is loaded here.
@@ -87,6 +98,7 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
         atexit.register(shutil.rmtree, root, ignore_errors=True)
     store = OutputStore(root)
     access = ModelAccess(studio, public=public)
+    limits = ImageLimits.public() if public else ImageLimits()
     registry = studio.registry
 
     from ..pipelines.generation import frames_to_gif
@@ -109,12 +121,12 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
             with gr.Tab("Translate", id="translate", elem_id="tab-translate"):
                 tr = build_translate_tab(
                     access=access, store=store, session_models=session_models,
-                    translate=studio.translate, translate_attributes=studio.translate_attributes,
+                    translate=limits.wrap(studio.translate), translate_attributes=studio.translate_attributes,
                     examples=translate_examples(registry, access.ids(TRANSLATE_TASKS)),
                 )
             with gr.Tab("Colorize", id="colorize", elem_id="tab-colorize"):
                 col = build_colorize_tab(
-                    access=access, store=store, session_models=session_models, colorize=studio.colorize,
+                    access=access, store=store, session_models=session_models, colorize=limits.wrap(studio.colorize),
                     examples=colorize_examples(access.ids(COLORIZE_TASKS)),
                 )
             with gr.Tab("Models", id="models", elem_id="tab-models"):
@@ -128,7 +140,10 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
                     colorize=col, examples=inspect_examples(registry),
                 )
         demo.unload(forget_session)
-    demo.queue(api_open=False, max_size=32 if public else 64, default_concurrency_limit=1 if public else 2)
+    # api_open=False: /gradio_api/run/* and /api/* refuse direct calls, so every call waits in the
+    # queue (max_size: more waiting calls get "Queue is full"); the "gpu" events run
+    # default_concurrency_limit at a time.
+    demo.queue(api_open=False, max_size=QUEUE_SIZE[public], default_concurrency_limit=CONCURRENCY[public])
     n_models = {t.value: len(registry.list(t)) for t in Task}
     logger.info("studio built over %d models %s (public=%s)", len(registry), n_models, public)
     return demo
@@ -136,7 +151,8 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
 
 def launch_options(*, public: bool = False) -> dict[str, Any]:
     """Keyword arguments for ``demo.launch()`` that belong to the studio (Gradio 6 takes the theme
-    and CSS at launch): theme, CSS, upload size limit, the examples folder as an allowed path."""
+    and CSS at launch): theme, CSS, upload size limit (``max_file_size``), the examples folder as
+    the only allowed path, and the studio's source, embedded weights and Hub cache as blocked paths."""
     return {
         # System fonts only: the default theme fonts come from Google Fonts, which an offline
         # studio cannot reach (the page would wait for them).
@@ -144,6 +160,43 @@ def launch_options(*, public: bool = False) -> dict[str, Any]:
                                 font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
                                 font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]),
         "css": CSS,
-        "max_file_size": "20mb" if public else "100mb",
+        "max_file_size": MAX_FILE_SIZE[public],
         "allowed_paths": [str(EXAMPLES_DIR)],
+        "blocked_paths": blocked_paths(),
     }
+
+
+def blocked_paths() -> list[str]:
+    """Folders ``/gradio_api/file=`` must never serve, even if a setting (``GRADIO_TEMP_DIR``,
+    ``allowed_paths``) came to include them: the studio's package source, ``app.py``, the weight
+    files under ``checkpoints/`` (their cards and sample images may be shown), and the Hugging Face
+    cache (``HF_HOME`` and the Hub cache).
+
+    Gradio already serves only its own cache (uploads and returned files) and ``allowed_paths``;
+    this is defence in depth. A folder that contains the Gradio cache, the system temp dir or
+    the examples is left out (blocking it would stop the studio serving its own results).
+    """
+    import tempfile
+
+    from gradio.utils import get_upload_folder, is_in_or_equal
+
+    from ..hub import hub_cache_dir
+    from ..weights import WEIGHT_SUFFIXES
+
+    package = Path(__file__).resolve().parents[1]
+    checkpoints = package.parent / "checkpoints"
+    weights = sorted(p for p in checkpoints.rglob("*") if p.suffix.lower() in WEIGHT_SUFFIXES and p.is_file()) \
+        if checkpoints.is_dir() else []
+    candidates = [package, package.parent / "app.py", *weights, hub_cache_dir(),
+                  Path(os.path.expanduser("~/.cache/huggingface"))]
+    if os.environ.get("HF_HOME"):
+        candidates.append(Path(os.path.expanduser(os.environ["HF_HOME"])))
+    needed = [Path(get_upload_folder()), Path(tempfile.gettempdir()), EXAMPLES_DIR]
+    out: list[str] = []
+    for path in candidates:
+        if any(is_in_or_equal(keep, path) for keep in needed):
+            logger.warning("not blocking %s: it contains a folder the studio serves from", path)
+            continue
+        if str(path) not in out:
+            out.append(str(path))
+    return out

@@ -14,10 +14,13 @@ import contextlib
 import functools
 import html
 import logging
+import math
+import os
 import re
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -133,13 +136,61 @@ with _no_pyi_stubs():
             return list(payload)
 
 
-# ---- errors and progress ------------------------------------------------------------------------
+# ---- errors, time limit and progress ------------------------------------------------------------
+#: Seconds one event (a click, an API call) may run; ``$GAN_STUDIO_TIME_LIMIT`` overrides it.
+DEFAULT_TIME_LIMIT_S = 300.0
+TIME_LIMIT_ENV = "GAN_STUDIO_TIME_LIMIT"
+
+_deadline = threading.local()  # .at: time.monotonic() the running event must end by (per worker thread)
+
+
+class TimeLimitExceeded(GanStudioError, TimeoutError):
+    """An event ran past its time limit (checked at each progress step: batch, tile, stage)."""
+
+
+def event_time_limit() -> float:
+    """The per-event time limit in seconds: ``$GAN_STUDIO_TIME_LIMIT`` (read now) or
+    :data:`DEFAULT_TIME_LIMIT_S`.
+
+    Gradio 6's ``time_limit=`` on an event only applies to streaming events, so the studio keeps
+    its own clock: it starts when the handler starts (time spent waiting in the queue does not
+    count) and is checked each time a pipeline reports progress, so a long job stops at its next
+    batch or tile with :class:`TimeLimitExceeded` and frees its queue slot.
+    """
+    raw = os.environ.get(TIME_LIMIT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIME_LIMIT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or math.isinf(value):
+        raise ValueError(f"{TIME_LIMIT_ENV}={raw!r} is not a positive number of seconds (e.g. {DEFAULT_TIME_LIMIT_S:g})")
+    return value
+
+
+def check_time_limit() -> None:
+    """Raise :class:`TimeLimitExceeded` if the event running in this thread is past its deadline."""
+    deadline = getattr(_deadline, "at", None)
+    if deadline is not None and time.monotonic() > deadline:
+        limit = getattr(_deadline, "limit", 0.0)
+        raise TimeLimitExceeded(
+            f"this request ran longer than the studio's time limit of {limit:g} s and was stopped; "
+            f"ask for fewer or smaller images"
+        )
+
+
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the errors a user can cause into ``gr.Error`` with the message (never a traceback)."""
+    """Turn the errors a user can cause into ``gr.Error`` with the message (never a traceback),
+    and run ``fn`` under the per-event time limit (:func:`event_time_limit`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        outer = getattr(_deadline, "at", None), getattr(_deadline, "limit", None)
         try:
+            if outer[0] is None:  # the outermost handler starts the clock
+                limit = event_time_limit()
+                _deadline.at, _deadline.limit = time.monotonic() + limit, limit
             return fn(*args, **kwargs)
         except gr.Error:
             raise
@@ -154,6 +205,8 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 "something went wrong inside the studio (the server log has the details)",
                 print_exception=False,
             ) from None
+        finally:
+            _deadline.at, _deadline.limit = outer
 
     return wrapper
 
@@ -171,13 +224,18 @@ def _error_title(exc: Exception) -> str:
         return "Unknown model"
     if isinstance(exc, WrongTaskError):
         return "Wrong model for this tab"
+    if isinstance(exc, TimeLimitExceeded):
+        return "Time limit"
     return "Error"
 
 
 def progress_fn(progress: Any, *, start: float = 0.0, end: float = 1.0) -> Callable[[float, str], None]:
-    """Adapt ``gr.Progress`` to the pipelines' ``progress(fraction, message)``, mapped into [start, end]."""
+    """Adapt ``gr.Progress`` to the pipelines' ``progress(fraction, message)``, mapped into [start, end].
+
+    Each report also checks the event's time limit (:func:`check_time_limit`)."""
 
     def update(fraction: float, message: str) -> None:
+        check_time_limit()
         if progress is not None:
             progress(start + (end - start) * float(fraction), desc=message)
 
@@ -322,6 +380,65 @@ def read_upload(path: Any, *, what: str = "an image") -> Any:
     image, notes = load_image(str(path), name=Path(str(path)).name)
     notify(notes)
     return image
+
+
+# ---- public-mode limits -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImageLimits:
+    """Caps on the image work one request may ask for (public mode); ``None`` = no cap.
+
+    ``max_pixels``: images larger than this are downscaled (aspect ratio kept, with a note) before
+    translation or colorization, so full-resolution outputs, tiles and the colorizer's
+    full-resolution Lab arrays stay bounded. ``max_working_size``: a larger working size is
+    lowered to this (with a note).
+    """
+
+    max_pixels: int | None = None
+    max_working_size: int | None = None
+
+    @classmethod
+    def public(cls) -> ImageLimits:
+        """The caps of a public studio (``--public``, Spaces)."""
+        return cls(max_pixels=PUBLIC_MAX_PIXELS, max_working_size=PUBLIC_MAX_WORKING_SIZE)
+
+    def fit_image(self, image: Any) -> Any:
+        """``image``, downscaled to at most :attr:`max_pixels` (with an info note) if it is larger."""
+        if self.max_pixels is None or image.width * image.height <= self.max_pixels:
+            return image
+        from ..image_io import resize
+
+        scale = math.sqrt(self.max_pixels / (image.width * image.height))
+        size = (max(1, math.floor(image.width * scale)), max(1, math.floor(image.height * scale)))
+        notify([f"downscaled from {image.width}×{image.height} to {size[0]}×{size[1]}: this public studio works on "
+                f"images of up to {self.max_pixels / 1e6:.1f} megapixels"])
+        return resize(image, size)
+
+    def fit_working_size(self, working_size: int | None) -> int | None:
+        if self.max_working_size is None or working_size is None or working_size <= self.max_working_size:
+            return working_size
+        notify([f"working size lowered from {working_size} to {self.max_working_size} px, the limit of this "
+                f"public studio"])
+        return self.max_working_size
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn(model, image, ..., working_size=...)`` (``Studio.translate`` / ``Studio.colorize``)
+        with these caps applied to its image and working size; ``fn`` itself when nothing is capped."""
+        if self.max_pixels is None and self.max_working_size is None:
+            return fn
+
+        @functools.wraps(fn)
+        def capped(model: Any, image: Any, *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("working_size") is not None:
+                kwargs["working_size"] = self.fit_working_size(int(kwargs["working_size"]))
+            return fn(model, self.fit_image(image), *args, **kwargs)
+
+        return capped
+
+
+#: A public studio downscales uploads above this many pixels before translating or colorizing.
+PUBLIC_MAX_PIXELS = 4_000_000
+#: A public studio's largest working size (short side, px).
+PUBLIC_MAX_WORKING_SIZE = 512
 
 
 def markdown_escape(text: Any) -> str:
