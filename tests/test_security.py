@@ -83,7 +83,8 @@ class App:
         return next(d["id"] for d in self.demo.config["dependencies"] if d.get("api_name") == api_name)
 
 
-def launch(root: Path, *, public: bool, registry: Any, queue: dict[str, Any] | None = None) -> App:
+def launch(root: Path, *, public: bool, registry: Any, queue: dict[str, Any] | None = None,
+           generate_concurrency: int | None = None) -> App:
     """The studio over ``registry`` launched on a free port of 127.0.0.1 (``queue`` overrides its
     queue settings, for the queue-full test)."""
     import torch
@@ -93,7 +94,7 @@ def launch(root: Path, *, public: bool, registry: Any, queue: dict[str, Any] | N
 
     torch.set_num_threads(1)
     studio = Studio(device="cpu", registry=registry)
-    demo = build_demo(studio, public=public, output_dir=root / "outputs")
+    demo = build_demo(studio, public=public, output_dir=root / "outputs", generate_concurrency=generate_concurrency)
     if queue:
         demo.queue(**queue)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
@@ -498,7 +499,7 @@ def test_a_full_queue_says_so_and_recovers(env: Path, models: Path, tmp_path: Pa
     from gradio_client.utils import QueueError
 
     tiny = launch(tmp_path, public=False, registry=ui_registry(models),
-                  queue={"api_open": False, "max_size": 2, "default_concurrency_limit": 1})
+                  queue={"api_open": False, "max_size": 2, "default_concurrency_limit": 1}, generate_concurrency=1)
     try:
         key, original = _swap_module(tiny.studio, "ui-dcgan", lambda m: Slow(m, 0.6))
         clients = [tiny.new_client() for _ in range(6)]
@@ -637,7 +638,9 @@ def test_injected_out_of_memory_through_the_app(app: App) -> None:
         # still over the limit after the retry: a readable message, for as many calls as there are slots
         app.studio.cache._items[key] = original
         inject(limit=1)
-        others = [app.new_client() for _ in range(app.demo._queue.default_concurrency_limit)]
+        from gan_studio.ui import GENERATE_CONCURRENCY
+
+        others = [app.new_client() for _ in range(min(3, GENERATE_CONCURRENCY[False]))]
         jobs = [c.submit("ui-dcgan", 20, 8, None, 0, api_name="/generate") for c in others]
         for job in jobs:
             message = _error(lambda job=job: job.result(timeout=30))

@@ -34,7 +34,7 @@ from .inspect import build_inspect_tab
 from .models import build_models_tab
 from .translate import build_translate_tab
 
-__all__ = ["build_demo", "launch_options", "blocked_paths", "EXAMPLES_DIR", "QUEUE_SIZE", "CONCURRENCY",
+__all__ = ["build_demo", "launch_options", "blocked_paths", "EXAMPLES_DIR", "QUEUE_SIZE", "CONCURRENCY", "GENERATE_CONCURRENCY",
            "MAX_FILE_SIZE"]
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 QUEUE_SIZE = {False: 64, True: 32}
 #: Model calls (the "gpu" concurrency group) that run at once, by public mode.
 CONCURRENCY = {False: 2, True: 1}
+#: Generate calls that run at once (their own group; concurrent ones share forward passes).
+GENERATE_CONCURRENCY = {False: 8, True: 4}
 #: Largest upload, by public mode (Gradio answers HTTP 413 above it).
 MAX_FILE_SIZE = {False: "100mb", True: "20mb"}
 
@@ -76,7 +78,8 @@ def _examples_cache(folder: Path) -> Iterator[None]:
         os.environ.pop("GRADIO_EXAMPLES_CACHE", None)
 
 
-def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLike[str] | None = None) -> gr.Blocks:
+def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLike[str] | None = None,
+               generate_concurrency: int | None = None) -> gr.Blocks:
     """The studio's ``gr.Blocks`` over ``studio`` (a :class:`~gan_studio.studio.Studio`).
 
     ``public=True`` is for shared deployments (Spaces): no adding models, only registered model ids
@@ -85,7 +88,8 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
     sizes capped (:class:`~gan_studio.ui.common.ImageLimits`), a smaller queue and one job at a
     time (see docs/security.md). ``output_dir`` is where the PNGs are
     written (one folder per session and call, deleted when the session's tab closes); by default
-    a fresh folder in the system temp dir, created on first use and removed at exit. The queue is
+    a fresh folder in the system temp dir, created on first use and removed at exit.
+    ``generate_concurrency`` generate calls run at once (default :data:`GENERATE_CONCURRENCY`). The queue is
     configured (``api_open=False``: direct HTTP calls cannot skip it). No model is loaded here.
     """
     import tempfile
@@ -117,6 +121,7 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
                     access=access, store=store, session_models=session_models,
                     generate=studio.generate, interpolate=studio.interpolate, frames_to_gif=frames_to_gif,
                     max_images=16 if public else 64, max_frames=32 if public else 120,
+                    concurrency=generate_concurrency or GENERATE_CONCURRENCY[public],
                 )
             with gr.Tab("Translate", id="translate", elem_id="tab-translate"):
                 tr = build_translate_tab(

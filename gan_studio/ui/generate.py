@@ -122,8 +122,12 @@ def build_generate_tab(
     frames_to_gif: Callable[[list[Any]], bytes],
     max_images: int = 64,
     max_frames: int = 120,
+    concurrency: int = 8,
 ) -> GenerateTab:
     """Lay out the Generate tab (call inside a ``gr.Tab``) and wire its events.
+
+    ``concurrency`` generate calls run at once (their own queue group): concurrent calls for one
+    model share forward passes (:mod:`gan_studio.batching`), so more at once means more throughput.
 
     ``generate``/``interpolate`` are :meth:`Studio.generate`/:meth:`Studio.interpolate`,
     ``frames_to_gif`` is :func:`gan_studio.pipelines.generation.frames_to_gif`.
@@ -231,7 +235,7 @@ def build_generate_tab(
     gen_fn = gpu(do_generate)
     interp_fn = gpu(do_interpolate)
     run.click(gen_fn, [model, seed, count, label, truncation, session_models], [gallery, params],
-              api_name="generate", concurrency_id="gpu")
+              api_name="generate", concurrency_id="generate", concurrency_limit=concurrency)
     run_interp.click(interp_fn, [model, seed, seed_b, frames, label, truncation, session_models],
                      [gallery, params, gif], api_name="interpolate", concurrency_id="gpu")
     dice.click(random_seed, None, seed, api_name="random_seed", concurrency_limit=None, show_progress="hidden")
