@@ -218,15 +218,15 @@ def app_call_time(client: Any, case: dict[str, Any], repeats: int) -> float | No
     model_id = f"bench-{case['folder'].name}"
     if case["kind"] == "generate":
         def call() -> Any:
-            return client.predict(model_id, 0, case["batch"], None, None, api_name="/generate")
+            return client.predict(model_id, 0, case["batch"], None, 0, api_name="/generate")
     else:
         path = case["folder"].parent / f"input_{case['size']}.png"
         if not path.exists():
             _seeded_image(case["size"]).save(path)
 
         def call() -> Any:
-            return client.predict(handle_file(str(path)), model_id, None, None, case["size"], False,
-                                  api_name="/translate")
+            return client.predict(image=handle_file(str(path)), model=model_id, working_size=case["size"],
+                                  full_resolution=False, api_name="/translate")
     try:
         return median(timed(call, repeats=repeats))
     except Exception as exc:  # noqa: BLE001 - the app's API may differ; report, don't crash the run
@@ -278,13 +278,13 @@ def concurrency(client_factory: Callable[[], Any], model_id: str, *, clients: in
     one = client_factory()
     t0 = time.perf_counter()
     for i in range(requests):
-        one.predict(model_id, i, 1, None, None, api_name="/generate")
+        one.predict(model_id, i, 1, None, 0, api_name="/generate")
     sequential = requests / (time.perf_counter() - t0)
     pool = [client_factory() for _ in range(clients)]
 
     def work(c: Any) -> None:
         for i in range(requests):
-            c.predict(model_id, i, 1, None, None, api_name="/generate")
+            c.predict(model_id, i, 1, None, 0, api_name="/generate")
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(clients) as ex:
