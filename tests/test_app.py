@@ -242,6 +242,38 @@ def test_translate_full_resolution(app: App) -> None:
     assert _open(after).size == _open(PHOTO).size == _open(before).size
 
 
+def test_a_phone_photo_translates_at_full_resolution_through_the_app(app: App, tmp_path: Path) -> None:
+    """A 4000×3000 (12 MP) photo uploaded to the studio and translated in tiles, memory bounded."""
+    import numpy as np
+    from PIL import Image
+
+    ramp = np.linspace(0, 255, 4000, dtype=np.uint8)
+    pixels = np.stack([np.tile(ramp, (3000, 1)), np.tile(ramp[:3000, None], (1, 4000)),
+                       np.full((3000, 4000), 90, np.uint8)], axis=-1)
+    photo = tmp_path / "phone.jpg"
+    Image.fromarray(pixels).save(photo, quality=90)
+    del pixels
+
+    def status_mb(key: str) -> int:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return next(int(line.split()[1]) // 1024 for line in f if line.startswith(key))
+
+    try:  # reset the peak to the current RSS (Linux >= 4.0)
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        before = status_mb("VmRSS:")
+    except OSError:
+        before = status_mb("VmHWM:")
+    (_, after), download = app.client.predict(image=_file(photo), model="ui-cyclegan", direction="AtoB",
+                                              full_resolution=True, api_name="/translate")
+    growth = status_mb("VmHWM:") - before
+    print(f"\n[12 MP full resolution through the app] peak memory +{growth} MB")
+    meta = _meta(download)
+    assert _open(download).size == (4000, 3000)
+    assert meta["full_resolution"] is True and meta["input_size"] == [4000, 3000] and meta["tile_size"] == 512
+    assert growth < 1500, f"peak memory grew by {growth} MB"
+
+
 def test_translate_attributes_with_exclusive_groups(app: App) -> None:
     (before, after), download = app.client.predict(
         image=_file(PHOTO), model="ui-stargan", direction=None, attributes=["big"], group_1="red",
