@@ -128,7 +128,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     bar = _progress_bar(args.n, "generating")
     try:
         results = studio.generate(args.model, seed=args.seed, n=args.n, label=args.label,
-                                  truncation=args.truncation, batch_size=args.batch_size, progress=bar)
+                                  truncation=args.truncation, batch_size=args.batch_size, progress=bar,
+                                  steps=args.steps)
     finally:
         bar.close()
     if args.separate:
@@ -245,6 +246,8 @@ def reproduce_command(params: dict[str, Any]) -> str | None:
         cmd += f" --label {params['label']}"
     if params.get("truncation") is not None:
         cmd += f" --truncation {params['truncation']}"
+    if params.get("steps") is not None and params.get("mode") != "interpolate":
+        cmd += f" --steps {params['steps']}"
     return cmd + " -o OUT.png"
 
 
@@ -306,11 +309,51 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import comparison_grid, compare, format_comparison
+
+    out = _check_output(Path(args.output), args.overwrite) if args.output else None
+    studio = _studio(args)
+    bar = _progress_bar(100, "comparing")
+    try:
+        label = None if args.label in ("random", "") else args.label
+        result = compare(studio, gan=args.gan, diffusion=args.diffusion, label=label, seed=args.seed, n=args.n,
+                         steps=args.steps, repeats=args.repeats, eval_samples=args.eval_n, eval_seed=args.eval_seed,
+                         progress=bar)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(format_comparison(result))
+    if out is not None:
+        params = {
+            "mode": "compare", "rows": [result.gan.model, result.diffusion.model], "label": result.label,
+            "seeds": result.seeds, "steps": result.diffusion.steps, "software": result.gan.results[0].params.get("software"),
+            "ai_generated": True,
+        }
+        from .metadata import save_png
+
+        save_png(comparison_grid(result), out, params, overwrite=args.overwrite)
+        print(f"{out}  (row 1: {result.gan.model}, row 2: {result.diffusion.model})", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, format_report
     from .registry import load_registry
 
     spec = load_registry(args.models).resolve(args.model)
+    if spec.architecture == "diffusion":  # diffusers folders: the same metrics through gan_studio.compare
+        from .compare import evaluate_generator
+        from .studio import Studio
+
+        loaded = Studio(models_file=args.models, device="cpu" if args.device == "auto" else args.device).load(args.model)
+        metrics = {"model": spec.id, **evaluate_generator(
+            loaded.module, num_classes=len(spec.labels) or 10, n_samples=args.n, seed=args.seed,
+            conditional=spec.task.value == "conditional")}
+        print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
+        return 0
     target = spec.source.path if not spec.source.is_hub else args.model
     metrics = evaluate(target, n_samples=args.n, seed=args.seed, device="cpu" if args.device == "auto" else args.device)
     print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
@@ -341,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=1, help="number of images (default 1)")
     p.add_argument("--label", help="class name or index, for conditional models (default: drawn from the seed)")
     p.add_argument("--truncation", type=float, help="truncation of the latent (e.g. 0.7); default none")
+    p.add_argument("--steps", type=int, help="sampling steps of a diffusion model (default: the model's)")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
     p.add_argument("--cols", type=int, help="grid columns when n > 1")
     p.add_argument("--separate", action="store_true", help="write one file per image (OUT-<seed>.png)")
@@ -416,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("train", help="train one of the embedded default models")
-    p.add_argument("recipe", help="digits-dcgan, digits-cgan, photo2sketch, digits-stargan, photo-colorizer")
+    p.add_argument("recipe", help="digits-dcgan, digits-cgan, photo2sketch, digits-stargan, photo-colorizer, "
+                                  "digits-diffusion")
     p.add_argument("--out", required=True, help="output folder (resumes from its training state)")
     p.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
@@ -424,6 +469,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu or cuda (default: cpu unless given)")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("compare", help="GAN vs diffusion: same class and seeds, time per image and quality numbers")
+    _common(p)
+    p.add_argument("--gan", default="digits-cgan", help="the GAN generator (default digits-cgan)")
+    p.add_argument("--diffusion", default="digits-diffusion", help="the diffusion model (default digits-diffusion)")
+    p.add_argument("--label", default="3", help="class name or index (default 3); 'random' draws one per seed")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first image; image i uses seed+i (default 0)")
+    p.add_argument("-n", type=int, default=8, help="images per model, 1-32 (default 8)")
+    p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the model's)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up; the median is reported (default 3)")
+    p.add_argument("--eval-n", type=int, default=200,
+                   help="samples per model for the quality numbers (default 200; 0 skips them)")
+    p.add_argument("--eval-seed", type=int, default=0, help="seed of the evaluation samples (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("-o", "--output", help="also write the images as a PNG grid (row 1 GAN, row 2 diffusion)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("evaluate", help="score a model with the evaluation module")
     _common(p)

@@ -17,7 +17,8 @@ from .registry import ModelSpec, Source, Task, load_registry
 logger = logging.getLogger(__name__)
 
 # Weight files looked for, in order, when a source does not name its files.
-DEFAULT_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "latest_net_G.pth", "model.pth", "model.pt")
+DEFAULT_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "latest_net_G.pth", "model.pth", "model.pt",
+                        "diffusion_pytorch_model.safetensors")  # the last: diffusers folders (architecture diffusion)
 DEFAULT_CACHE_BYTES = int(os.environ.get("GAN_STUDIO_CACHE_MB", "2048")) * 1024 * 1024
 
 
@@ -96,6 +97,8 @@ def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Any, s
     from .weights import extract_state_dict, load_weight_file, read_config
 
     source = spec.source_for(variant)
+    if spec.architecture == "diffusion":
+        return _build_diffusion(spec, source)
     kwargs = dict(spec.kwargs)
     architecture = spec.architecture
     if source.is_hub:
@@ -119,6 +122,39 @@ def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Any, s
     module.eval()
     module.requires_grad_(False)
     return module, architecture, kwargs, revision
+
+
+# Files of a diffusers model fetched from the Hub: the UNet (flat layout as in google/ddpm-cifar10-32,
+# or a pipeline's unet/ subfolder) and its noise schedule; weights from safetensors only.
+def _diffusers_patterns(subfolder: str | None) -> list[str]:
+    from .architectures.diffusion import SCHEDULER_CONFIG, UNET_CONFIG, UNET_WEIGHTS
+
+    prefix = f"{subfolder}/" if subfolder else ""
+    return [f"{prefix}{UNET_CONFIG}", f"{prefix}{UNET_WEIGHTS}", f"{prefix}{SCHEDULER_CONFIG}",
+            f"scheduler/{SCHEDULER_CONFIG}", "model_index.json"]
+
+
+def _build_diffusion(spec: ModelSpec, source: Source) -> tuple[Any, str, dict[str, Any], str]:
+    """A diffusers ``UNet2DModel`` folder (local, or a Hub snapshot through :mod:`gan_studio.hub`)
+    as a :class:`~gan_studio.architectures.diffusion.DiffusionGenerator`."""
+    from .architectures.diffusion import UNET_WEIGHTS, find_unet_folder, load_diffusion_folder
+
+    if source.is_hub:
+        from . import hub
+
+        assert source.repo_id is not None
+        snapshot = hub.download_snapshot(source.repo_id, revision=source.revision,
+                                         allow_patterns=_diffusers_patterns(source.subfolder))
+        folder = snapshot / (source.subfolder or "")
+        revision = hub.resolved_revision(snapshot) or (source.revision or "main")
+    else:
+        folder = Path(source.path or ".") / (source.subfolder or "")
+        if not folder.is_dir():
+            raise CheckpointError(f"model folder {str(folder)!r} does not exist")
+        weights = find_unet_folder(folder) / UNET_WEIGHTS
+        revision = f"local-{_file_digest(weights)}" if weights.is_file() else "local"
+    module, kwargs, _meta = load_diffusion_folder(folder)
+    return module, "diffusion", kwargs, revision
 
 
 class ModelCache:

@@ -68,7 +68,37 @@ TASK_OF_ARCHITECTURE: dict[str, str] = {
     "huggan_pix2pix_unet": "translation",
     "huggan_cyclegan_resnet": "translation",
     "biggan_deep": "conditional",
+    # diffusers UNet2DModel + noise schedule (gan_studio/architectures/diffusion.py); class-conditional
+    # when its config has num_class_embeds, see diffusers_meta()
+    "diffusion": "unconditional",
 }
+
+DIFFUSERS_UNET_CLASS = "UNet2DModel"
+
+
+def is_diffusers_config(config: dict[str, Any]) -> bool:
+    """Whether a ``config.json`` is a diffusers ``UNet2DModel`` config (``_class_name``)."""
+    return isinstance(config, dict) and config.get("_class_name") == DIFFUSERS_UNET_CLASS
+
+
+def diffusers_meta(config: dict[str, Any]) -> dict[str, Any]:
+    """Studio metadata of a diffusers ``UNet2DModel`` config: its ``_gan_studio`` block if it has one,
+    completed from the UNet config (architecture ``diffusion``; task conditional when it has
+    ``num_class_embeds``, with class names 0 … n-1 unless named; image size; channels)."""
+    own = config.get("_gan_studio")
+    meta: dict[str, Any] = dict(own) if isinstance(own, dict) else {}
+    meta.setdefault("architecture", "diffusion")
+    num_embeds = int(config.get("num_class_embeds") or 0)
+    num_classes = num_embeds - (1 if meta.get("null_class") is not None else 0)
+    meta.setdefault("task", "conditional" if num_embeds else "unconditional")
+    if meta["task"] == "conditional" and not meta.get("labels"):
+        meta["labels"] = [str(i) for i in range(num_classes)]
+    size = config.get("sample_size") or 0
+    if isinstance(size, list):
+        size = size[0] if len(set(size)) == 1 else 0
+    meta.setdefault("image_size", int(size))
+    meta.setdefault("channels", int(config.get("out_channels", config.get("in_channels", 3))))
+    return meta
 
 
 @dataclass(frozen=True)
@@ -157,6 +187,9 @@ def _config_meta(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from .weights import read_config
 
     config = read_config(folder)
+    if is_diffusers_config(config):
+        meta = diffusers_meta(config)
+        return {k: v for k, v in config.items() if not k.startswith("_")}, meta
     meta = config.pop("_gan_studio", {}) or {}
     if not isinstance(meta, dict):
         raise CatalogueError(f"{folder}/config.json: '_gan_studio' must be an object")
@@ -320,8 +353,13 @@ def spec_from_folder(folder: str | os.PathLike[str], *, model_id: str | None = N
 
 
 def spec_from_hub_config(repo_id: str, config: dict[str, Any], *, revision: str | None, architecture: str | None) -> ModelSpec:
-    """A spec for an uncatalogued Hub repo from its downloaded ``config.json``."""
-    meta = config.pop("_gan_studio", {}) or {}
+    """A spec for an uncatalogued Hub repo from its downloaded ``config.json`` (ours, or a diffusers
+    ``UNet2DModel`` config such as ``google/ddpm-cifar10-32``'s)."""
+    if is_diffusers_config(config):
+        meta = diffusers_meta(config)
+        config = {k: v for k, v in config.items() if not k.startswith("_")}
+    else:
+        meta = config.pop("_gan_studio", {}) or {}
     arch = architecture or meta.get("architecture")
     if arch is None:
         raise UnknownModelError(

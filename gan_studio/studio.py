@@ -67,11 +67,13 @@ class Studio:
     # ---- tasks --------------------------------------------------------------------------------
     def generate(self, model: str, *, seed: int = 0, n: int = 1, label: int | str | None = None,
                  truncation: float | None = None, batch_size: int = 16,
-                 progress: ProgressFn | None = None) -> list[Result]:
+                 progress: ProgressFn | None = None, steps: int | None = None) -> list[Result]:
+        """Images from seeds ``seed … seed + n - 1``; ``steps``: sampling steps of a diffusion model
+        (default: the model's; one-pass GAN generators take none)."""
         from .pipelines.generation import generate
 
         return generate(self.load(model), seed=seed, n=n, label=label, truncation=truncation,
-                        batch_size=batch_size, progress=progress)
+                        batch_size=batch_size, progress=progress, steps=steps)
 
     def interpolate(self, model: str, *, seed_a: int, seed_b: int, frames: int = 16,
                     label: int | str | None = None, truncation: float | None = None,

@@ -20,7 +20,10 @@ MAX_SEED = 2**63 - 1
 
 
 def latent_dim(loaded: LoadedModel) -> int:
-    """The length of ``z`` for this generator."""
+    """The length of ``z`` for this generator (a diffusion model's initial noise: C·H·W)."""
+    own = getattr(loaded.module, "latent_dim", None)
+    if isinstance(own, int) and own > 0:
+        return own
     for name in ("nz", "z_dim", "latent_dim"):
         if name in loaded.kwargs:
             return int(loaded.kwargs[name])
@@ -97,10 +100,37 @@ def takes_truncation(loaded: LoadedModel) -> bool:
     return bool(getattr(loaded.module, "takes_truncation", False))
 
 
-def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float | None = None) -> Any:
+def takes_steps(loaded: LoadedModel) -> bool:
+    """Whether the generator takes a number of sampling steps (diffusion: ``G(z, c, steps=…)``)."""
+    return bool(getattr(loaded.module, "takes_steps", False))
+
+
+def check_steps(loaded: LoadedModel, steps: int | None, truncation: float | None = None) -> int | None:
+    """The effective sampling steps for ``loaded`` (its default when ``steps`` is None); None for
+    one-pass generators, which take no steps. Diffusion models take no truncation."""
+    if not takes_steps(loaded):
+        if steps is not None:
+            raise ValueError(
+                f"model {loaded.spec.id!r} ({loaded.architecture}) makes an image in one forward pass; "
+                f"steps (got {steps!r}) apply to diffusion models only"
+            )
+        return None
+    if truncation is not None:
+        raise ValueError(
+            f"model {loaded.spec.id!r} is a diffusion model; truncation (got {truncation!r}) applies to GAN latents only"
+        )
+    from ..architectures.diffusion import check_steps as valid_steps
+
+    return loaded.module.default_steps if steps is None else valid_steps(steps)
+
+
+def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float | None = None,
+             steps: int | None = None) -> Any:
     import torch
 
     extra = {"truncation": 1.0 if truncation is None else truncation} if takes_truncation(loaded) else {}
+    if takes_steps(loaded):
+        extra["steps"] = steps
 
     def forward(z: Any, labels: Any | None) -> Any:
         z = z.to(device=loaded.device, dtype=loaded.dtype)
@@ -132,8 +162,12 @@ def generate(
     truncation: float | None = None,
     batch_size: int = 16,
     progress: ProgressFn | None = None,
+    steps: int | None = None,
 ) -> list[Result]:
-    """``n`` images from seeds ``seed … seed + n - 1`` (class ``label`` for conditional models)."""
+    """``n`` images from seeds ``seed … seed + n - 1`` (class ``label`` for conditional models).
+
+    ``steps``: sampling steps of a diffusion model (default: the model's); one-pass generators take none.
+    """
     import torch
 
     from ..image_io import tensor_to_pil
@@ -144,6 +178,7 @@ def generate(
         raise ValueError(f"number of images must be at least 1, got {n}")
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    steps = check_steps(loaded, steps, truncation)
     nz = latent_dim(loaded)
     fixed = resolve_label(loaded, label)
     conditional = loaded.spec.task == Task.CONDITIONAL
@@ -154,14 +189,15 @@ def generate(
     def run(chunk: list[int]) -> list[Any]:
         z = torch.stack([latent_for(loaded, seeds[i], nz, truncation) for i in chunk])
         labels = torch.tensor([classes[i] for i in chunk], dtype=torch.long) if classes is not None else None
-        return tensor_to_pil(_forward(loaded, z, labels, truncation))
+        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps))
 
     results: list[Result] = []
     for images in run_batches(run, list(range(n)), batch_size):
         for image in images:
             i = len(results)
             cls = classes[i] if classes is not None else None
-            params = provenance(loaded, seed=seeds[i], label=label_name(loaded, cls), truncation=truncation)
+            params = provenance(loaded, seed=seeds[i], label=label_name(loaded, cls), truncation=truncation,
+                                steps=steps)
             results.append(Result(image, params))
         report(progress, len(results) / n, f"generated {len(results)}/{n}")
     return results
@@ -189,8 +225,10 @@ def interpolate(
     truncation: float | None = None,
     batch_size: int = 16,
     progress: ProgressFn | None = None,
+    steps: int | None = None,
 ) -> list[Result]:
-    """``frames`` images along the great circle from ``z(seed_a)`` to ``z(seed_b)``."""
+    """``frames`` images along the great circle from ``z(seed_a)`` to ``z(seed_b)`` (for a diffusion
+    model: between the two seeds' initial noises, sampled with ``steps``)."""
     import torch
 
     from ..image_io import tensor_to_pil
@@ -199,6 +237,7 @@ def interpolate(
         raise WrongTaskError(f"model {loaded.spec.id!r} is a {loaded.spec.task.value} model, not a generator")
     if not 2 <= frames <= 240:
         raise ValueError(f"frames must be between 2 and 240, got {frames}")
+    steps = check_steps(loaded, steps, truncation)
     nz = latent_dim(loaded)
     za, zb = latent_for(loaded, seed_a, nz, truncation), latent_for(loaded, seed_b, nz, truncation)
     cls = resolve_label(loaded, label)
@@ -209,7 +248,7 @@ def interpolate(
     def run(chunk: list[float]) -> list[Any]:
         z = torch.stack([slerp(za, zb, t) for t in chunk])
         labels = torch.full((len(chunk),), cls, dtype=torch.long) if cls is not None else None
-        return tensor_to_pil(_forward(loaded, z, labels, truncation))
+        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps))
 
     results: list[Result] = []
     for images in run_batches(run, ts, batch_size, what="frames"):
@@ -217,7 +256,7 @@ def interpolate(
             t = ts[len(results)]
             params = provenance(
                 loaded, seed_a=seed_a, seed_b=seed_b, t=round(t, 6), frames=frames,
-                label=label_name(loaded, cls), truncation=truncation, mode="interpolate",
+                label=label_name(loaded, cls), truncation=truncation, steps=steps, mode="interpolate",
             )
             results.append(Result(image, params))
         report(progress, len(results) / frames, f"frame {len(results)}/{frames}")

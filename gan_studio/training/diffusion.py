@@ -38,7 +38,7 @@ NULL_CLASS = 10  # the extra class embedding trained as "no class" (label dropou
 
 # How the exported model samples by default (not part of the training config, so that changing
 # them does not invalidate a saved training state; the card records them).
-SAMPLING: dict[str, Any] = {"sampler": "ddim", "default_steps": 25, "guidance_scale": 2.0}
+SAMPLING: dict[str, Any] = {"sampler": "ddim", "default_steps": 25, "guidance_scale": 1.5}
 
 
 def unet_kwargs(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -271,7 +271,7 @@ python -m gan_studio train {MODEL_ID} --out checkpoints/{MODEL_ID} --steps {trai
 - AdamW lr {c['lr']} ({c['warmup_steps']} warm-up steps), batch {c['batch_size']}, gradient clipping {c['grad_clip']}
 - EMA of the weights (decay up to {c['ema_decay']}); the EMA UNet is exported
 - label dropout {c['label_dropout']} for classifier-free guidance (Ho & Salimans 2022)
-- trained on CPU (2 threads shared with other jobs) for {trainer.steps_done} steps
+- trained on CPU (1 thread, on a 2-core machine shared with other jobs) for {trainer.steps_done} steps
 
 The loss log is `train_log.jsonl`, periodic sample grids are in `samples/`.
 
@@ -288,7 +288,7 @@ closer than half the train↔train median).
 
 {cards.metrics_table(metrics)}
 
-Time per image on the training machine (CPU, {timing['threads']} threads, batch {timing['n']}, median of
+Time per image on the training machine (CPU, torch threads: {timing['threads']}, batch {timing['n']}, median of
 {timing['repeats']} after a warm-up, {SAMPLING['default_steps']} steps): {timing['seconds_per_image'] * 1000:.1f} ms.
 The GAN it is compared with makes an image in one forward pass; see `docs/benchmarks.md`, "GAN vs diffusion".
 """

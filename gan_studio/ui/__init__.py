@@ -123,6 +123,15 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
                     max_images=16 if public else 64, max_frames=32 if public else 120,
                     concurrency=generate_concurrency or GENERATE_CONCURRENCY[public],
                 )
+            with gr.Tab("Compare", id="compare", elem_id="tab-compare"):  # GAN vs diffusion (gan_studio/compare.py)
+                from functools import partial
+
+                from ..compare import compare as compare_models
+                from .compare import build_compare_tab
+
+                build_compare_tab(access=access, store=store, session_models=session_models,
+                                  compare=partial(compare_models, studio), max_images=8 if public else 16,
+                                  max_eval_samples=200 if public else 1000)
             with gr.Tab("Translate", id="translate", elem_id="tab-translate"):
                 tr = build_translate_tab(
                     access=access, store=store, session_models=session_models,

@@ -85,8 +85,8 @@ def build_compare_tab(
     gr.Markdown(
         "GAN vs diffusion on the same digits data: the same class and seeds through both models, the time "
         "per image measured on this server (median of 3 runs after a warm-up), and both models' numbers "
-        "from the evaluation module (digit classifier: requested-class accuracy, class coverage, "
-        "nearest-neighbour memorisation check).",
+        "from the evaluation module (digit classifier: requested-class accuracy, class coverage; "
+        "within-class diversity; nearest-neighbour memorisation check).",
         elem_classes=["model-info"],
     )
     with gr.Row(equal_height=False):
