@@ -132,3 +132,26 @@ def test_committed_checkpoint_meets_its_bars_on_a_small_sample(model_id):
     metrics = evaluate(folder, n_samples=SMALL_SAMPLE, seed=1)
     failed = [str(r) for r in check_bars(metrics, margin=MARGIN) if not r.passed]
     assert not failed, f"{model_id}: {failed}\n{format_report(metrics)}"
+
+
+@pytest.mark.parametrize("model_id", ["digits-dcgan", "digits-cgan", "photo-colorizer"])
+def test_card_numbers_are_reproduced_exactly(model_id):
+    """The metrics stored in config.json (and the card) are what evaluate() gives with seed 0, n=1000."""
+    import json
+
+    folder = CHECKPOINTS / model_id
+    stored = json.loads((folder / "config.json").read_text())["_gan_studio"]["metrics"]
+    fresh = evaluate(folder, n_samples=stored["n_samples"], seed=stored["seed"])
+    for key, value in stored.items():
+        if isinstance(value, float):
+            assert fresh[key] == pytest.approx(value, abs=1e-3), key
+    card = (folder / "README.md").read_text()
+    assert "| bar | value | result |" in card and "FAIL" not in card
+
+
+@pytest.mark.parametrize("model_id", COMMITTED)
+def test_committed_checkpoints_are_small(model_id):
+    weights = sorted((CHECKPOINTS / model_id).rglob("model.safetensors"))
+    assert weights
+    for path in weights:
+        assert path.stat().st_size < 5 * 2**20, path

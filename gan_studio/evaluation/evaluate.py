@@ -280,6 +280,12 @@ def _eval_multidomain(G, kwargs, meta, n, seed, device) -> dict[str, Any]:
     digits_pred = predict(digit_clf, plain).argmax(1)
     _, test_labels = load_digits_32("test")
     out["digit_preserved_share"] = round(float((digits_pred == test_labels[idx]).float().mean()), 4)
+    # the same check on the real transforms of the input digits (the ceiling: shear and dilation
+    # alone already confuse the plain-digit classifier sometimes)
+    real = apply_attributes(test[idx], trg)
+    real_plain = torch.where(trg[:, 2:3, None, None] > 0, -real, real)
+    real_pred = predict(digit_clf, real_plain).argmax(1)
+    out["digit_preserved_share_real_transform"] = round(float((real_pred == test_labels[idx]).float().mean()), 4)
     return out
 
 

@@ -144,7 +144,18 @@ def export_and_evaluate(
     metrics = evaluate(out_dir, n_samples=eval_samples, seed=0)
     metrics["model"] = out_dir.name
     save(clean_metrics(metrics))
-    (out_dir / "README.md").write_text(make_card(metrics), encoding="utf-8")
+    card = make_card(metrics)
+    log = out_dir / "train_log.jsonl"
+    if log.is_file():
+        lines = [ln for ln in log.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        if lines:
+            last = json.loads(lines[-1])
+            card = card.replace(
+                "The loss log is `train_log.jsonl`",
+                f"Training took {last['step']} steps and {last['elapsed_s'] / 60:.0f} min wall-clock on 1 CPU thread "
+                f"(2 cores shared with other jobs). The loss log is `train_log.jsonl`",
+            )
+    (out_dir / "README.md").write_text(card, encoding="utf-8")
     (out_dir / "metrics.json").write_text(json.dumps(clean_metrics(metrics), indent=2) + "\n", encoding="utf-8")
     logger.info("%s: %s", out_dir, {k: v for k, v in metrics.items() if k == "bars"})
     return metrics

@@ -190,6 +190,11 @@ Input `L/50 − 1`, target `ab/110`."""
                     "`psnr_ab_gain_db` their difference. `colourfulness` is Hasler & Süsstrunk's M (0–255 scale) of "
                     "the colorized photos vs `colourfulness_true` of the originals (the baseline scores 0)."
                 ),
+                extra=(
+                    "\n### Limitations\n\nFive training photos: colours are plausible for fur, wood, foliage and sky "
+                    "but biased towards warm orange tones, and the model can be more saturated than the original "
+                    "(compare `colourfulness` with `colourfulness_true`).\n"
+                ),
                 images=[*previews, ("training crops. Rows: grey, colorized, original", "samples.png")],
                 steps=self.steps_done,
                 seed=self.seed,

@@ -83,6 +83,8 @@ class PatchDiscriminator(nn.Module):
 class StarGANDiscriminator(nn.Module):
     """``D(x) -> (patch logits (N, 1, h, w), attribute logits (N, c_dim))`` (StarGAN's D, smaller).
 
+    With ``n_classes`` it also has a content-classification head (:meth:`classify_content`).
+
     Args:
         image_size: input side (power of two).
         conv_dim: channels of the first convolution (doubled per layer).
@@ -90,7 +92,8 @@ class StarGANDiscriminator(nn.Module):
         repeat_num: number of stride-2 convolutions.
     """
 
-    def __init__(self, image_size: int = 32, conv_dim: int = 32, c_dim: int = 3, repeat_num: int = 3) -> None:
+    def __init__(self, image_size: int = 32, conv_dim: int = 32, c_dim: int = 3, repeat_num: int = 3,
+                 n_classes: int = 0) -> None:
         super().__init__()
         layers: list[nn.Module] = [_sn(nn.Conv2d(3, conv_dim, 4, 2, 1)), nn.LeakyReLU(0.01, True)]
         ch = conv_dim
@@ -101,7 +104,15 @@ class StarGANDiscriminator(nn.Module):
         k = image_size // 2**repeat_num
         self.src = _sn(nn.Conv2d(ch, 1, 3, 1, 1, bias=False))
         self.cls = nn.Conv2d(ch, c_dim, k, bias=False)
+        # optional content head (e.g. the digit class), which the attributes must not change
+        self.content = nn.Conv2d(ch, n_classes, k, bias=False) if n_classes else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.main(x)
         return self.src(h), self.cls(h).flatten(1)
+
+    def classify_content(self, x: torch.Tensor) -> torch.Tensor:
+        """Content-class logits (N, n_classes); needs ``n_classes > 0``."""
+        if self.content is None:
+            raise ValueError("this discriminator has no content head (n_classes=0)")
+        return self.content(self.main(x)).flatten(1)
