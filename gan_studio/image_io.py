@@ -633,7 +633,7 @@ def split_luminance(img: Image.Image) -> "torch.Tensor":
     arr = np.asarray(img.convert("RGB"))
     out = torch.empty((1, 1, arr.shape[0], arr.shape[1]), dtype=torch.float32)
     for y in range(0, arr.shape[0], LAB_BAND_ROWS):
-        band = torch.from_numpy(np.ascontiguousarray(arr[y:y + LAB_BAND_ROWS])).permute(2, 0, 1)[None]
+        band = torch.from_numpy(np.array(arr[y:y + LAB_BAND_ROWS])).permute(2, 0, 1)[None]  # writable copy
         out[:, :, y:y + LAB_BAND_ROWS] = normalize_l(rgb_to_lab(band.to(torch.float32).div_(255.0))[:, :1])
     return out
 
