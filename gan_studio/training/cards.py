@@ -111,7 +111,7 @@ Stabilising techniques:
 
 {tech}
 
-The loss log is `train_log.jsonl`, periodic sample grids are in `samples/`.
+The loss log is `train_log.jsonl`; periodic sample grids go to `samples/` during training (not committed).
 {extra}
 ## Evaluation
 
