@@ -56,3 +56,14 @@ def hub_server(isolated_hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     with HubServer() as server:
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         yield server
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Run the test with one torch thread, restoring the setting after it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -49,12 +49,8 @@ except ImportError:  # tests/ imported as a package
     )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny models: one thread is faster and leaves the other core free (fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def transplant(ref: nn.Module, architecture: str, kwargs: dict) -> nn.Module:

@@ -37,12 +37,8 @@ except ImportError:  # tests/ imported as a package
 TINY_RESNET = {"input_nc": 3, "output_nc": 3, "ngf": 4, "n_blocks": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny models: one thread is faster and leaves the other core free (fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _ref_resnet(n_blocks: int = 2, *, use_dropout: bool = False, legacy_instance: bool = False) -> RefResnetGenerator:

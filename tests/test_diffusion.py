@@ -23,12 +23,8 @@ CHECKPOINT = REPO_ROOT / "checkpoints" / "digits-diffusion"
 DIGITS_CLASSIFIER = REPO_ROOT / "checkpoints" / "_evaluators" / "digits" / "model.safetensors"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny models: one thread is faster and leaves the other core free (fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_unet(*, size: int = 8, classes: int = 0, seed: int = 0):

@@ -25,12 +25,8 @@ SMALL_SAMPLE = 200
 MARGIN = 0.05
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny models: one thread is faster and leaves the other core free (fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---- metric maths ------------------------------------------------------------------------------

@@ -58,12 +58,8 @@ ANIMEGAN_ID = "akhaliq/AnimeGANv2-pytorch"
 ANIMEGAN_FILE = "face_paint_512_v2.pt"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny models: one thread is faster and leaves the other core free (fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def photo(w: int, h: int, seed: int = 0) -> Image.Image:

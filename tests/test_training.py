@@ -15,12 +15,8 @@ GAN_RECIPES = ["digits-dcgan", "digits-cgan", "photo2sketch", "digits-stargan", 
 EVALUATOR_RECIPES = ["evaluator-digits", "evaluator-digit-attributes", "evaluator-photo-sketch"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny models: one thread is faster and leaves the other core free (fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _log(folder):
