@@ -354,15 +354,10 @@ def translate_tiled(
     from ..image_io import tensor_to_pil
 
     image = _check_image(image)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    plan = plan_tiles(image.width, image.height, tile=tile, overlap=overlap, multiple=multiple)
-    dtype = dtype or torch.float32
-    model = _prepare_model(model, image, plan, norm_stats, multiple=multiple, device=device, dtype=dtype,
-                           in_channels=in_channels)
     out: Any = None
-    for top, strip in _tile_rows(model, image, plan, multiple=multiple, in_channels=in_channels, device=device,
-                                 dtype=dtype, batch_size=batch_size, progress=progress):
+    for top, strip in _blended_strips(model, image, tile=tile, overlap=overlap, multiple=multiple,
+                                      in_channels=in_channels, device=device, dtype=dtype, batch_size=batch_size,
+                                      norm_stats=norm_stats, progress=progress):
         piece = tensor_to_pil(torch.from_numpy(np.ascontiguousarray(strip.transpose(2, 0, 1)))[None])[0]
         if out is None:
             out = Image.new(piece.mode, (image.width, image.height))
@@ -387,13 +382,24 @@ def translate_tiled_array(
 
     Holds the whole image in float32: meant for measuring seams on moderate images, not for 12 MP photos.
     """
+    strips = [strip for _, strip in _blended_strips(model, _check_image(image), tile=tile, overlap=overlap,
+                                                    multiple=multiple, in_channels=in_channels, device=device,
+                                                    dtype=dtype, batch_size=batch_size, norm_stats=norm_stats,
+                                                    progress=None)]
+    return np.concatenate(strips, axis=0)
+
+
+def _blended_strips(model: Callable[[Any], Any], image: Any, *, tile: int, overlap: int, multiple: int,
+                    in_channels: int, device: Any, dtype: Any, batch_size: int, norm_stats: str,
+                    progress: ProgressFn | None) -> Any:
+    """Plan the tiles, prepare the model (norm statistics) and yield ``(top, float strip)`` rows."""
     import torch
 
-    image = _check_image(image)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     plan = plan_tiles(image.width, image.height, tile=tile, overlap=overlap, multiple=multiple)
-    model = _prepare_model(model, image, plan, norm_stats, multiple=multiple, device=device,
-                           dtype=dtype or torch.float32, in_channels=in_channels)
-    strips = [strip for _, strip in _tile_rows(model, image, plan, multiple=multiple, in_channels=in_channels,
-                                               device=device, dtype=dtype or torch.float32, batch_size=batch_size,
-                                               progress=None)]
-    return np.concatenate(strips, axis=0)
+    dtype = dtype or torch.float32
+    model = _prepare_model(model, image, plan, norm_stats, multiple=multiple, device=device, dtype=dtype,
+                           in_channels=in_channels)
+    yield from _tile_rows(model, image, plan, multiple=multiple, in_channels=in_channels, device=device,
+                          dtype=dtype, batch_size=batch_size, progress=progress)
