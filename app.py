@@ -1,7 +1,8 @@
 """GAN Studio: start the Gradio studio.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share] [--models FILE] [--device auto|cpu|cuda]
-                  [--public | --no-public]
+                  [--precision auto|fp32|bf16|fp16] [--channels-last auto|on|off] [--compile]
+                  [--threads N] [--warmup | --no-warmup] [--public | --no-public]
 
 Runs offline: the embedded default models live under ``checkpoints/``; Hub models listed in the
 catalogue or a ``--models`` file are downloaded on first use (and read from the Hugging Face cache
@@ -37,6 +38,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", metavar="FILE", help="extra models from a TOML file (see README, 'Adding models')")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                         help="where models run: auto (CUDA, then MPS, then CPU; default), cpu, cuda or mps")
+    from gan_studio.runtime import add_runtime_arguments  # constants only: no torch import
+
+    add_runtime_arguments(parser)
+    parser.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
+                        help="after start, load the default model of each tab and run it once in the background "
+                             "(default: on with CUDA or --compile, off otherwise)")
     parser.add_argument("--public", action=argparse.BooleanOptionalAction, default=None,
                         help="public deployment: no adding models, only registered model ids, smaller batches "
                              "and images (the default on Hugging Face Spaces and with --share; --no-public "
@@ -59,10 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
 
     from gan_studio.errors import GanStudioError
+    from gan_studio.runtime import runtime_kwargs
     from gan_studio.studio import Studio
 
     try:
-        studio = Studio(models_file=args.models, device=args.device)
+        studio = Studio(models_file=args.models, device=args.device, **runtime_kwargs(args))
     except (GanStudioError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -70,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gan_studio.ui import build_demo, launch_options
 
     demo = build_demo(studio, public=args.public)
+    warmup = args.warmup if args.warmup is not None else (studio.device.type == "cuda" or args.compile)
+    if warmup:  # in the background: the page is served meanwhile
+        import threading
+
+        threading.Thread(target=studio.warm_up, name="gan-studio-warmup", daemon=True).start()
     print(f"GAN Studio: {len(studio.registry)} models on {studio.device}"
           f"{' (public mode)' if args.public else ''}; open http://{args.host}:{args.port}/"
           + (" — asking Gradio for a share link too" if args.share else ""))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import socket
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,35 @@ def flops_of(fn: Callable[[], Any]) -> int:
     return int(counter.get_total_flops())
 
 
-def matmul_gflops(dtype: torch.dtype, device: str, *, n: int = 2048, repeats: int = 5) -> float:
+def matmul_gflops(dtype: torch.dtype, device: str, *, n: int = 2048, repeats: int = 5) -> dict[str, float]:
+    """GFLOP/s of an n×n×n matrix product two ways: ``torch.mm`` (MKL/cuBLAS) and the same GEMM as a
+    1×1 convolution (oneDNN on CPU, the library the generators' convolutions run on; on CPUs where
+    MKL picks a slower path it is the higher of the two). ``peak`` is the better one."""
+    import torch.nn.functional as F
+
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    times = timed(lambda: a @ b, repeats=repeats, warmup=2)
-    return 2 * n**3 / median(times) / 1e9
+    c = torch.empty(n, n, device=device, dtype=dtype)
+    mm = 2 * n**3 / median(timed(lambda: torch.mm(a, b, out=c), repeats=repeats, warmup=2)) / 1e9
+    side = int(round(n**0.5))  # n pixels as side×side
+    x = torch.randn(1, n, side, side, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(n, n, 1, 1, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        conv = 2 * n * n * side * side / median(timed(lambda: F.conv2d(x, w), repeats=repeats, warmup=2)) / 1e9
+    return {"mm": mm, "gemm_1x1_conv": conv, "peak": max(mm, conv)}
+
+
+def timed_interleaved(fns: dict[str, Callable[[], Any]], *, repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Median seconds of each function, run in turns (a, b, c, a, b, c, …) so that each sees the same
+    machine state (allocator, caches, clock); comparisons made this way are like for like."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name] += timed(fn, repeats=1, warmup=0)
+    return {name: median(xs) for name, xs in times.items()}
 
 
 @dataclass
@@ -97,6 +122,10 @@ class CaseResult:
     pipeline_s: float | None = None
     app_s: float | None = None
     flops: int = 0
+    peak_rss_mb: float | None = None
+    app_http_s: float | None = None  # the app through Gradio's REST API (what a browser costs)
+    default_s: float | None = None  # the pipeline with the studio's automatic runtime (bf16 etc.)
+    default_precision: str | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -106,6 +135,14 @@ class CaseResult:
     @property
     def app_ratio(self) -> float | None:
         return None if self.app_s is None else self.app_s / self.reference_s
+
+    @property
+    def app_http_ratio(self) -> float | None:
+        return None if self.app_http_s is None else self.app_http_s / self.reference_s
+
+    @property
+    def default_ratio(self) -> float | None:
+        return None if self.default_s is None else self.default_s / self.reference_s
 
     def gflops(self) -> float:
         return self.flops / self.reference_s / 1e9
@@ -117,48 +154,165 @@ def _seeded_image(size: int) -> Image.Image:
     return Image.fromarray((torch.rand(size, size, 3, generator=gen) * 255).to(torch.uint8).numpy(), "RGB")
 
 
-def _save_folder(module: torch.nn.Module, folder: Path, architecture: str, kwargs: dict, meta: dict) -> Path:
+def _photo(size: int) -> Image.Image:
+    """A real photo (scikit-image's astronaut, bundled) at ``size``², else a seeded noise image."""
+    try:
+        from skimage import data
+
+        return Image.fromarray(data.astronaut()).resize((size, size), Image.Resampling.BICUBIC)
+    except Exception:  # noqa: BLE001 - scikit-image is a test dependency, the benchmark also runs without it
+        return _seeded_image(size)
+
+
+def _studio_folder(reference: torch.nn.Module, folder: Path, architecture: str, kwargs: dict, meta: dict) -> Path:
+    """The reference's weights as a studio model folder (converted to the studio layout, loaded strictly)."""
+    from gan_studio.convert import build_and_load
     from gan_studio.weights import save_model_folder
 
+    module = build_and_load(reference.state_dict(), architecture, kwargs, source="benchmark")
     return save_model_folder(module, folder, architecture=architecture, kwargs=kwargs, meta=meta)
 
 
+def _embedded(name: str) -> tuple[torch.nn.Module, Path]:
+    """An embedded default model (checkpoints/NAME) and its folder; the 'reference' is its module run eagerly."""
+    from gan_studio.models import build_generator
+    from gan_studio.registry import spec_from_folder
+
+    folder = ROOT / "checkpoints" / name
+    module, *_ = build_generator(spec_from_folder(folder))
+    return module.eval(), folder
+
+
 def build_cases(tmp: Path, quick: bool) -> list[dict[str, Any]]:
-    """Reference modules (published layouts) and the same weights as studio model folders."""
+    """Every built-in GAN architecture at its native size: the reference module (the published layout
+    from tests/reference_*.py, no gan_studio code; for the two architectures with no published
+    checkpoint, the embedded model's module run eagerly) and the same weights as a studio folder."""
     import reference_layouts as ref
 
     cases: list[dict[str, Any]] = []
+
+    def add(name: str, kind: str, module: torch.nn.Module, folder: Path, make_input: Callable[[], Any], *,
+            batch: int = 1, size: int, reference: str = "published layout", **extra: Any) -> None:
+        cases.append(dict(name=name, kind=kind, batch=batch, size=size, module=module, folder=folder,
+                          make_input=make_input, reference=reference, **extra))
+
+    # DCGAN (PyTorch tutorial layout), 64 px, batch 1/16/64
     dcgan = ref.randomize(ref.TutorialDCGAN(nz=100, ngf=64, nc=3), seed=1).eval()
-    folder = _save_folder(dcgan, tmp / "dcgan", "dcgan", {"nz": 100, "ngf": 64, "nc": 3, "image_size": 64},
-                          {"task": "unconditional", "image_size": 64, "channels": 3})
+    folder = _studio_folder(dcgan, tmp / "dcgan", "dcgan", {"nz": 100, "ngf": 64, "nc": 3, "image_size": 64},
+                            {"task": "unconditional", "image_size": 64, "channels": 3})
     for batch in ((1, 16) if quick else (1, 16, 64)):
-        cases.append(dict(name="dcgan64", kind="generate", batch=batch, size=64, module=dcgan, folder=folder,
-                          make_input=lambda b=batch: torch.randn(b, 100, 1, 1)))
+        add("dcgan64", "generate", dcgan, folder, lambda b=batch: torch.randn(b, 100, 1, 1), batch=batch, size=64)
+    # conditional DCGAN: the embedded digits-cgan, 32 px, batch 16
+    cgan, folder = _embedded("digits-cgan")
+    add("cgan32_digits", "generate", cgan, folder,
+        lambda: (torch.randn(16, 64), torch.arange(16) % 10), batch=16, size=32, reference="embedded module, eager",
+        label="3")
+    # CycleGAN ResNet-9 (junyanz layout), 256 and 512
     resnet = ref.randomize(ref.RefResnetGenerator(3, 3, ngf=64, norm_layer=ref.reference_norm_layer("instance"),
                                                   n_blocks=9), seed=2).eval()
-    folder = _save_folder(resnet, tmp / "cyclegan", "cyclegan_resnet", {"ngf": 64, "n_blocks": 9},
-                          {"task": "translation", "image_size": 256, "channels": 3})
+    folder = _studio_folder(resnet, tmp / "cyclegan", "cyclegan_resnet", {"ngf": 64, "n_blocks": 9},
+                            {"task": "translation", "image_size": 256, "channels": 3})
     for size in ((256,) if quick else (256, 512)):
-        cases.append(dict(name=f"cyclegan_resnet9_{size}", kind="translate", batch=1, size=size, module=resnet,
-                          folder=folder, make_input=lambda s=size: torch.rand(1, 3, s, s) * 2 - 1))
+        add(f"cyclegan_resnet9_{size}", "translate", resnet, folder,
+            lambda s=size: torch.rand(1, 3, s, s) * 2 - 1, size=size)
+    # pix2pix U-Net 256 (junyanz layout; its test.py runs with batch statistics and dropout on)
     unet = ref.randomize(ref.RefUnetGenerator(3, 3, 8, ngf=64, norm_layer=ref.reference_norm_layer("batch"),
-                                              use_dropout=True), seed=3)
-    unet.train()  # the reference test.py without --eval: batch statistics, dropout on
-    folder = _save_folder(unet, tmp / "pix2pix", "pix2pix_unet", {"num_downs": 8, "ngf": 64},
-                          {"task": "translation", "image_size": 256, "channels": 3})
-    cases.append(dict(name="pix2pix_unet256", kind="translate", batch=1, size=256, module=unet, folder=folder,
-                      make_input=lambda: torch.rand(1, 3, 256, 256) * 2 - 1))
-    star = ref.randomize(ref.RefStarGANGenerator(conv_dim=64, c_dim=5, repeat_num=6), seed=4)
-    star.train()  # the reference test() runs G without eval()
-    folder = _save_folder(star, tmp / "stargan", "stargan", {"conv_dim": 64, "c_dim": 5, "repeat_num": 6},
-                          {"task": "multidomain", "image_size": 128, "channels": 3,
-                           "labels": ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]})
-    cases.append(dict(name="stargan128", kind="multidomain", batch=1, size=128, module=star, folder=folder,
-                      make_input=lambda: (torch.rand(1, 3, 128, 128) * 2 - 1, torch.tensor([[0., 1, 0, 1, 0]]))))
+                                              use_dropout=True), seed=3).train()
+    folder = _studio_folder(unet, tmp / "pix2pix", "pix2pix_unet", {"num_downs": 8, "ngf": 64},
+                            {"task": "translation", "image_size": 256, "channels": 3})
+    add("pix2pix_unet256", "translate", unet, folder, lambda: torch.rand(1, 3, 256, 256) * 2 - 1, size=256)
+    # StarGAN 128 (yunjey layout; its test() runs G in training mode)
+    star = ref.randomize(ref.RefStarGANGenerator(conv_dim=64, c_dim=5, repeat_num=6), seed=4).train()
+    folder = _studio_folder(star, tmp / "stargan", "stargan", {"conv_dim": 64, "c_dim": 5, "repeat_num": 6},
+                            {"task": "multidomain", "image_size": 128, "channels": 3,
+                             "labels": ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]})
+    add("stargan128", "multidomain", star, folder,
+        lambda: (torch.rand(1, 3, 128, 128) * 2 - 1, torch.tensor([[0., 1, 0, 1, 0]])), size=128)
+    if quick:
+        return cases
+    # colorization U-Net: the embedded photo-colorizer, 256 px
+    color, folder = _embedded("photo-colorizer")
+    add("colorizer_unet256", "colorize", color, folder, lambda: torch.rand(1, 1, 256, 256) * 2 - 1, size=256,
+        reference="embedded module, eager")
+    # HugGAN sprint generators (huggan/pix2pix-*, huggan/sim2real_cyclegan), 256 px
+    from reference_huggan import RefHugGANResNet, RefHugGANUNet
+
+    hunet = ref.randomize(RefHugGANUNet(3, 3), seed=5).eval()
+    folder = _studio_folder(hunet, tmp / "huggan_unet", "huggan_pix2pix_unet", {},
+                            {"task": "translation", "image_size": 256, "channels": 3})
+    add("huggan_pix2pix_unet256", "translate", hunet, folder, lambda: torch.rand(1, 3, 256, 256) * 2 - 1, size=256)
+    hres = ref.randomize(RefHugGANResNet((3, 256, 256), 9), seed=6).eval()
+    kwargs = {"channels": 3, "num_residual_blocks": 9, "ngf": 64}
+    folder = _studio_folder(hres, tmp / "huggan_resnet", "huggan_cyclegan_resnet", kwargs,
+                            {"task": "translation", "image_size": 256, "channels": 3})
+    add("huggan_cyclegan_resnet256", "translate", hres, folder, lambda: torch.rand(1, 3, 256, 256) * 2 - 1,
+        size=256)
+    # AnimeGANv2 (bryandlee port), 512 px
+    from reference_animegan import RefAnimeGANv2Generator
+
+    anime = ref.randomize(RefAnimeGANv2Generator(), seed=7).eval()
+    folder = _studio_folder(anime, tmp / "animegan", "animegan2", {"align_corners": True},
+                            {"task": "translation", "image_size": 512, "channels": 3})
+    add("animegan2_512", "translate", anime, folder, lambda: torch.rand(1, 3, 512, 512) * 2 - 1, size=512)
+    # BigGAN-deep 128 (pytorch-pretrained-BigGAN layout, the published config), batch 1, truncation 0.5
+    from reference_biggan import RefBigGAN, RefBigGANConfig, randomize_biggan
+
+    config = {"attention_layer_position": 8, "channel_width": 128, "class_embed_dim": 128, "eps": 0.0001,
+              "layers": [[False, 16, 16], [True, 16, 16], [False, 16, 16], [True, 16, 8], [False, 8, 8],
+                         [True, 8, 4], [False, 4, 4], [True, 4, 2], [False, 2, 2], [True, 2, 1]],
+              "n_stats": 51, "num_classes": 1000, "output_dim": 128, "z_dim": 128}
+    big = randomize_biggan(RefBigGAN(RefBigGANConfig(**config)), seed=8).eval()
+    folder = _studio_folder(big, tmp / "biggan", "biggan_deep", config,
+                            {"task": "conditional", "image_size": 128, "channels": 3,
+                             "labels": [str(i) for i in range(1000)]})
+    add("biggan_deep128", "generate", big, folder,
+        lambda: (torch.randn(1, 128).clamp(-2, 2) * 0.5, torch.nn.functional.one_hot(torch.tensor([1]), 1000).float(),
+                 0.5), size=128, label="1", truncation=0.5)
     return cases
 
 
-def run_case(case: dict[str, Any], studio: Any, repeats: int, client: Any | None) -> CaseResult:
+def pipeline_call(case: dict[str, Any], studio: Any) -> Callable[[], list[Image.Image]]:
+    """The studio's pipeline on the case's work, end to end (PNG encoding included); returns the images."""
+    model_id = str(case["folder"])
+    if case["kind"] == "generate":
+        def call() -> list[Image.Image]:
+            results = studio.generate(model_id, seed=0, n=case["batch"], batch_size=case["batch"],
+                                      label=case.get("label"), truncation=case.get("truncation"))
+            [r.png_bytes() for r in results]
+            return [r.image for r in results]
+        return call
+    image = _photo(case["size"])
+    if case["kind"] == "translate":
+        def call() -> list[Image.Image]:
+            result = studio.translate(model_id, image, working_size=case["size"])
+            result.png_bytes()
+            return [result.image]
+    elif case["kind"] == "colorize":
+        grey = image.convert("L").convert("RGB")
+
+        def call() -> list[Image.Image]:
+            result = studio.colorize(model_id, grey, working_size=case["size"])
+            result.png_bytes()
+            return [result.image]
+    else:
+        def call() -> list[Image.Image]:
+            result = studio.translate_attributes(model_id, image, ["Blond_Hair", "Male"])
+            result.png_bytes()
+            return [result.image]
+    return call
+
+
+def reset_peak_rss() -> None:
+    try:  # Linux: "5" resets the peak resident set size (VmHWM) of this process
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def run_case(case: dict[str, Any], studio: Any, default: Any, repeats: int, client: Any | None,
+             http: HttpApp | None = None) -> CaseResult:
+    """Reference, studio pipeline (fp32, like for like) and studio as shipped (automatic runtime),
+    timed in turns; then the app round trip."""
     module = case["module"]
     inputs = case["make_input"]()
     args = inputs if isinstance(inputs, tuple) else (inputs,)
@@ -168,26 +322,90 @@ def run_case(case: dict[str, Any], studio: Any, repeats: int, client: Any | None
             return module(*args)
 
     result = CaseResult(case["name"], case["batch"], case["size"], reference_s=0.0)
-    result.reference_s = median(timed(reference, repeats=repeats))
+    result.notes.append(f"reference: {case['reference']}")
     result.flops = flops_of(reference)
-    model_id = str(case["folder"])
-    if case["kind"] == "generate":
-        def pipeline() -> Any:
-            return [r.png_bytes() for r in studio.generate(model_id, seed=0, n=case["batch"], batch_size=case["batch"])]
-    elif case["kind"] == "translate":
-        image = _seeded_image(case["size"])
-
-        def pipeline() -> Any:
-            return studio.translate(model_id, image, working_size=case["size"]).png_bytes()
-    else:
-        image = _seeded_image(case["size"])
-
-        def pipeline() -> Any:
-            return studio.translate_attributes(model_id, image, ["Blond_Hair", "Male"]).png_bytes()
-    result.pipeline_s = median(timed(pipeline, repeats=repeats))
-    if client is not None and case["kind"] in ("generate", "translate"):
-        result.app_s = app_call_time(client, case, repeats)
+    pipeline = pipeline_call(case, studio)
+    shipped = pipeline_call(case, default)
+    reset_peak_rss()
+    times = timed_interleaved({"reference": reference, "pipeline": pipeline, "default": shipped}, repeats=repeats)
+    result.peak_rss_mb = peak_rss_mb()
+    result.reference_s, result.pipeline_s, result.default_s = times["reference"], times["pipeline"], times["default"]
+    result.default_precision = default.load(str(case["folder"])).precision
+    if client is not None and case["kind"] in ("generate", "translate", "colorize"):
+        app = app_call_time(client, http, case, repeats)
+        result.app_s, result.app_http_s = app.get("app"), app.get("app_http")
     return result
+
+
+# ---- optimisations: each runtime setting against fp32, on the studio's own pipeline ------------------
+VARIANTS: dict[str, dict[str, Any]] = {
+    "fp32": {"precision": "fp32", "channels_last": "off"},  # before: plain fp32, contiguous
+    "fp32+cl": {"precision": "fp32", "channels_last": "on"},
+    "bf16": {"precision": "bf16", "channels_last": "off"},
+    "bf16+cl": {"precision": "bf16", "channels_last": "on"},
+    "auto": {},  # after: what the studio does by default
+    "auto, 1 thread": {"threads": 1},
+}
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    import numpy as np
+
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    mse = float(((x - y) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def run_variants(case: dict[str, Any], device: str, repeats: int, compile_too: bool) -> dict[str, Any]:
+    """Seconds (timed in turns) and PSNR against the fp32 output for each runtime variant of the case's
+    pipeline; the first call of each (load, and with compile the compilation) is reported apart."""
+    from gan_studio.studio import Studio
+
+    variants = dict(VARIANTS)
+    if compile_too:
+        variants["auto+compile"] = {"compile": True}
+    threads = torch.get_num_threads()
+    calls: dict[str, Callable[[], Any]] = {}
+    out: dict[str, Any] = {}
+    baseline: list[Image.Image] | None = None
+    for name, settings in variants.items():
+        studio = Studio(device=device, batching=False, **settings)
+        call = pipeline_call(case, studio)
+        t0 = time.perf_counter()
+        images = call()  # loads (and with compile, compiles) the model
+        first_s = time.perf_counter() - t0
+        loaded = studio.load(str(case["folder"]))
+        torch.set_num_threads(threads)
+        if baseline is None:
+            baseline = images
+        wanted = settings.get("threads")
+
+        def run(call: Callable[[], Any] = call, wanted: int | None = wanted) -> Any:
+            if wanted:
+                torch.set_num_threads(wanted)
+            try:
+                return call()
+            finally:
+                torch.set_num_threads(threads)
+
+        calls[name] = run
+        out[name] = {"first_call_s": first_s, "psnr_vs_fp32_db": min(psnr(a, b) for a, b in zip(images, baseline)),
+                     "precision": loaded.precision, "channels_last": loaded.channels_last, "settings": settings}
+    for name, seconds in timed_interleaved(calls, repeats=repeats, warmup=0).items():
+        out[name]["seconds"] = seconds
+    base = out["fp32"]["seconds"]
+    for v in out.values():
+        v["speedup"] = base / v["seconds"]
+    return out
+
+
+def format_variants(name: str, variants: dict[str, Any]) -> str:
+    cells = []
+    for v_name, v in variants.items():
+        q = "exact" if v["psnr_vs_fp32_db"] == float("inf") else f"{v['psnr_vs_fp32_db']:.1f} dB"
+        cells.append(f"{v_name} {v['seconds'] * 1000:.1f} ms {v['speedup']:.2f}x ({q})")
+    return f"{name:26s} " + " | ".join(cells)
 
 
 # ---- the app ------------------------------------------------------------------------------------
@@ -211,31 +429,119 @@ def write_models_toml(tmp: Path, cases: list[dict[str, Any]]) -> Path:
     return path
 
 
-def app_call_time(client: Any, case: dict[str, Any], repeats: int) -> float | None:
-    """Median seconds of one call through the launched app (api endpoints of gan_studio.ui)."""
+class HttpApp:
+    """The launched app through Gradio's documented REST API (``/gradio_api/upload``,
+    ``/gradio_api/call/<api_name>`` and its event stream, then the output files), with one
+    keep-alive ``httpx`` client: what a browser's request costs. ``gradio_client`` adds its own
+    polling (it checks for messages every 50 ms), measured apart on a bare echo app."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(timeout=120)
+
+    def upload(self, path: Path) -> dict[str, Any]:
+        with open(path, "rb") as f:
+            response = self.http.post(f"{self.url}/gradio_api/upload", files={"files": f})
+        response.raise_for_status()
+        return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+    def call(self, api_name: str, data: list[Any], *, download: bool = True) -> Any:
+        response = self.http.post(f"{self.url}/gradio_api/call/{api_name}", json={"data": data})
+        response.raise_for_status()
+        event_id = response.json()["event_id"]
+        event = out = None
+        with self.http.stream("GET", f"{self.url}/gradio_api/call/{api_name}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    event = line[len("event: "):]
+                elif line.startswith("data: ") and event in ("complete", "error"):
+                    out = json.loads(line[len("data: "):])
+                    if event == "error":
+                        raise RuntimeError(f"{api_name} failed: {out}")
+                    break
+        if download:
+            for url in sorted(set(self._urls(out))):
+                self.http.get(url).raise_for_status()
+        return out
+
+    @classmethod
+    def _urls(cls, obj: Any) -> Iterator[str]:
+        if isinstance(obj, dict):
+            if obj.get("url"):
+                yield obj["url"]
+            else:
+                for value in obj.values():
+                    yield from cls._urls(value)
+        elif isinstance(obj, list):
+            for value in obj:
+                yield from cls._urls(value)
+
+
+def _app_inputs(case: dict[str, Any]) -> Path:
+    inputs = Path(tempfile.gettempdir()) / "gan_studio_bench"
+    inputs.mkdir(exist_ok=True)
+    kind = "grey" if case["kind"] == "colorize" else "photo"
+    path = inputs / f"{kind}_{case['size']}.png"
+    if not path.exists():
+        photo = _photo(case["size"])
+        (photo.convert("L") if kind == "grey" else photo).save(path)
+    return path
+
+
+def app_call_time(client: Any, http: HttpApp | None, case: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Median seconds of one call through the launched app: with gradio_client (``app``) and with
+    the REST API (``app_http``), uploads and output downloads included, timed in turns."""
     from gradio_client import handle_file
 
     model_id = f"bench-{case['folder'].name}"
+    calls: dict[str, Callable[[], Any]] = {}
     if case["kind"] == "generate":
-        def call() -> Any:
-            return client.predict(model_id, 0, case["batch"], None, 0, api_name="/generate")
+        args = [model_id, 0, case["batch"], case.get("label"), case.get("truncation") or 0]
+        calls["app"] = lambda: client.predict(*args, api_name="/generate")
+        if http is not None:
+            calls["app_http"] = lambda: http.call("generate", args)
     else:
-        path = case["folder"].parent / f"input_{case['size']}.png"
-        if not path.exists():
-            _seeded_image(case["size"]).save(path)
-
-        def call() -> Any:
-            return client.predict(image=handle_file(str(path)), model=model_id, working_size=case["size"],
-                                  full_resolution=False, api_name="/translate")
+        path = _app_inputs(case)
+        if case["kind"] == "colorize":
+            calls["app"] = lambda: client.predict(handle_file(str(path)), model_id, case["size"], api_name="/colorize")
+            if http is not None:
+                calls["app_http"] = lambda: http.call("colorize", [http.upload(path), model_id, case["size"]])
+        else:
+            calls["app"] = lambda: client.predict(image=handle_file(str(path)), model=model_id,
+                                                  working_size=case["size"], full_resolution=False,
+                                                  api_name="/translate")
+            if http is not None:
+                calls["app_http"] = lambda: http.call(
+                    "translate", [http.upload(path), model_id, None, [], None, None, None, 0, case["size"], False])
     try:
-        return median(timed(call, repeats=repeats))
+        return timed_interleaved(calls, repeats=repeats)
     except Exception as exc:  # noqa: BLE001 - the app's API may differ; report, don't crash the run
         print(f"  app call for {case['name']} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return None
+        return {}
+
+
+def client_floor(repeats: int) -> dict[str, float]:
+    """Seconds per call of a bare Gradio app that echoes a string: the clients' own overhead."""
+    import gradio as gr
+    from gradio_client import Client
+
+    with gr.Blocks() as echo_app:
+        box, out, button = gr.Textbox(), gr.Textbox(), gr.Button()
+        button.click(lambda x: x, box, out, api_name="echo")
+    echo_app.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        client, http = Client(echo_app.local_url, verbose=False), HttpApp(echo_app.local_url)
+        return timed_interleaved({"gradio_client": lambda: client.predict("hi", api_name="/echo"),
+                                  "http": lambda: http.call("echo", ["hi"])}, repeats=repeats)
+    finally:
+        echo_app.close()
 
 
 def cold_start(timeout: float = 60.0) -> dict[str, float]:
-    """Seconds from `python app.py` to the first served page, and for `python app.py --help`."""
+    """Seconds from `python app.py` to the first served page, for `--help`, and for the first
+    request to an embedded model not loaded yet (digits-dcgan) against a request once it is loaded."""
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, env=env, capture_output=True, check=True)
@@ -257,10 +563,21 @@ def cold_start(timeout: float = 60.0) -> dict[str, float]:
                         break
             except OSError:
                 time.sleep(0.05)
+        first_request = warm_request = float("nan")
+        if first_page == first_page:  # served: the first request loads the model, the second finds it loaded
+            from gradio_client import Client
+
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            t1 = time.perf_counter()
+            client.predict("digits-dcgan", 0, 1, None, 0, api_name="/generate")
+            first_request = time.perf_counter() - t1
+            warm_request = median(timed(lambda: client.predict("digits-dcgan", 1, 1, None, 0, api_name="/generate"),
+                                        repeats=3, warmup=0))
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    return {"app_help_s": help_s, "cli_help_s": cli_help_s, "app_first_page_s": first_page}
+    return {"app_help_s": help_s, "cli_help_s": cli_help_s, "app_first_page_s": first_page,
+            "first_request_unloaded_model_s": first_request, "request_loaded_model_s": warm_request}
 
 
 def load_time(folder: Path, repeats: int) -> float:
@@ -271,26 +588,40 @@ def load_time(folder: Path, repeats: int) -> float:
     return median(timed(lambda: build_generator(spec), repeats=repeats, warmup=1))
 
 
-def concurrency(client_factory: Callable[[], Any], model_id: str, *, clients: int, requests: int) -> dict[str, float]:
-    """Images/second with `clients` concurrent gradio_client clients vs one client in sequence."""
+def concurrency(url: str, model_id: str, *, clients: int, requests: int) -> dict[str, Any]:
+    """Images/second for one-image generate requests to one model: ``clients`` concurrent clients
+    against one client in sequence, through the REST API and through gradio_client."""
     from concurrent.futures import ThreadPoolExecutor
 
-    one = client_factory()
-    t0 = time.perf_counter()
-    for i in range(requests):
-        one.predict(model_id, i, 1, None, 0, api_name="/generate")
-    sequential = requests / (time.perf_counter() - t0)
-    pool = [client_factory() for _ in range(clients)]
+    from gradio_client import Client
 
-    def work(c: Any) -> None:
-        for i in range(requests):
-            c.predict(model_id, i, 1, None, 0, api_name="/generate")
+    def through_http(c: HttpApp, i: int) -> Any:
+        return c.call("generate", [model_id, i, 1, None, 0])
 
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(clients) as ex:
-        list(ex.map(work, pool))
-    parallel = clients * requests / (time.perf_counter() - t0)
-    return {"sequential_img_s": sequential, "concurrent_img_s": parallel, "speedup": parallel / sequential}
+    def through_client(c: Any, i: int) -> Any:
+        return c.predict(model_id, i, 1, None, 0, api_name="/generate")
+
+    out: dict[str, Any] = {}
+    for name, factory, call in (("http", lambda: HttpApp(url), through_http),
+                                ("gradio_client", lambda: Client(url, verbose=False), through_client)):
+        one = factory()
+        call(one, 0)  # warm
+        t0 = time.perf_counter()
+        for i in range(clients * requests):
+            call(one, i)
+        sequential = clients * requests / (time.perf_counter() - t0)
+        pool = [factory() for _ in range(clients)]
+
+        def work(k: int, pool: list[Any] = pool, call: Callable[[Any, int], Any] = call) -> None:
+            for i in range(requests):
+                call(pool[k], k * requests + i)
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(clients) as ex:
+            list(ex.map(work, range(clients)))
+        parallel = clients * requests / (time.perf_counter() - t0)
+        out[name] = {"sequential_img_s": sequential, "concurrent_img_s": parallel, "speedup": parallel / sequential}
+    return out
 
 
 # ---- main ---------------------------------------------------------------------------------------
@@ -301,6 +632,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per case (default 5, quick 3)")
     parser.add_argument("--no-app", action="store_true", help="skip the launched-app measurements")
     parser.add_argument("--only", nargs="*", help="only cases whose name starts with one of these")
+    parser.add_argument("--no-variants", action="store_true",
+                        help="skip the optimisation table (each runtime setting against fp32)")
+    parser.add_argument("--compile", action="store_true", help="add torch.compile to the optimisation table (slow)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"), help="JSON result file")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 5)
@@ -315,33 +649,46 @@ def main(argv: list[str] | None = None) -> int:
         "matmul_gflops": {"fp32": matmul_gflops(torch.float32, args.device),
                           "bf16": matmul_gflops(torch.bfloat16, args.device)},
     }
-    print(f"matmul: fp32 {report['matmul_gflops']['fp32']:.1f} GFLOP/s, bf16 {report['matmul_gflops']['bf16']:.1f} GFLOP/s")
+    for kind, m in report["matmul_gflops"].items():
+        print(f"matmul {kind}: torch.mm {m['mm']:.0f} GFLOP/s, as a 1x1 convolution {m['gemm_1x1_conv']:.0f} GFLOP/s"
+              f" -> peak {m['peak']:.0f} GFLOP/s")
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         cases = build_cases(tmp, args.quick)
         if args.only:
             cases = [c for c in cases if any(c["name"].startswith(o) for o in args.only)]
-        studio = Studio(device=args.device, half=False)
-        client = demo = None
+        studio = Studio(device=args.device, precision="fp32", channels_last="off")  # the overhead, like for like
+        default = Studio(device=args.device)  # as shipped: the automatic runtime choices
+        client = demo = http = None
         if not args.no_app:
             client, demo = launch_app(tmp, cases, args.device)
+            http = HttpApp(demo.local_url)
+            report["client_floor_s"] = client_floor(repeats)
+            print("client overhead on a bare echo app:",
+                  ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in report["client_floor_s"].items()))
         results = []
         try:
             for case in cases:
-                r = run_case(case, studio, repeats, client)
+                r = run_case(case, studio, default, repeats, client, http)
                 results.append(r)
-                print(format_row(r, report["matmul_gflops"]["fp32"]), flush=True)
+                print(format_row(r, report["matmul_gflops"]), flush=True)
             if demo is not None and not args.quick:
-                from gradio_client import Client
-
-                report["concurrency"] = concurrency(lambda: Client(demo.local_url, verbose=False),
-                                                    f"bench-{cases[0]['folder'].name}", clients=8, requests=4)
-                print("concurrency:", json.dumps(report["concurrency"]))
+                report["concurrency"] = concurrency(demo.local_url, f"bench-{cases[0]['folder'].name}",
+                                                    clients=8, requests=4)
+                print("concurrency (one-image generate requests, 8 clients):", json.dumps(report["concurrency"]))
         finally:
             if demo is not None:
                 demo.close()
         report["cases"] = [dict(asdict(r), pipeline_ratio=r.pipeline_ratio, app_ratio=r.app_ratio,
+                                app_http_ratio=r.app_http_ratio, default_ratio=r.default_ratio,
                                 gflops=r.gflops()) for r in results]
+        if not args.no_variants:
+            print("optimisations (the studio's pipeline; speed-up and PSNR against fp32):")
+            report["variants"] = {}
+            for case in cases:
+                key = f"{case['name']}_b{case['batch']}"
+                report["variants"][key] = run_variants(case, args.device, repeats, args.compile)
+                print(format_variants(key, report["variants"][key]), flush=True)
         report["load_time_s"] = {c["name"]: load_time(c["folder"], 3) for c in cases if c["batch"] == 1}
     if not args.no_app:
         report["cold_start"] = cold_start()
@@ -361,17 +708,24 @@ def launch_app(tmp: Path, cases: list[dict[str, Any]], device: str) -> tuple[Any
     from gan_studio.studio import Studio
     from gan_studio.ui import build_demo
 
-    studio = Studio(models_file=str(write_models_toml(tmp, cases)), device=device, half=False)
+    studio = Studio(models_file=str(write_models_toml(tmp, cases)), device=device, precision="fp32",
+                    channels_last="off")
     demo = build_demo(studio)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     return Client(demo.local_url, verbose=False), demo
 
 
-def format_row(r: CaseResult, fp32_peak: float) -> str:
-    app = f"app {r.app_s * 1000:8.1f} ms ({r.app_ratio:.2f}x)" if r.app_s else "app      n/a"
-    return (f"{r.name:22s} b={r.batch:<3d} ref {r.reference_s * 1000:8.1f} ms  "
-            f"pipeline {r.pipeline_s * 1000:8.1f} ms ({r.pipeline_ratio:.2f}x)  {app}  "
-            f"{r.flops / 1e9:8.2f} GFLOP  {r.gflops():7.1f} GFLOP/s = {100 * r.gflops() / fp32_peak:5.1f}% of matmul")
+def format_row(r: CaseResult, peaks: dict[str, dict[str, float]]) -> str:
+    app = (f"app {r.app_s * 1000:6.0f} ms ({r.app_ratio:.2f}x) http {r.app_http_s * 1000:6.0f} ms "
+           f"({r.app_http_ratio:.2f}x)" if r.app_s and r.app_http_s else f"app {'n/a':>35s}")
+    shipped = peaks.get(r.default_precision or "fp32", peaks["fp32"])["peak"]
+    return (f"{r.name:26s} b={r.batch:<3d} ref {r.reference_s * 1000:7.1f} ms  "
+            f"pipeline {r.pipeline_s * 1000:7.1f} ms ({r.pipeline_ratio:.2f}x)  {app}  "
+            f"default[{r.default_precision}] {r.default_s * 1000:7.1f} ms ({r.default_ratio:.2f}x)  "
+            f"{r.flops / 1e9:7.2f} GFLOP: ref {r.gflops():4.0f} GFLOP/s = {100 * r.gflops() / peaks['fp32']['peak']:3.0f}%"
+            f" of fp32 peak, default {r.flops / r.default_s / 1e9:4.0f} GFLOP/s = "
+            f"{100 * r.flops / r.default_s / 1e9 / shipped:3.0f}% of {r.default_precision} peak  "
+            f"peak RSS {r.peak_rss_mb or float('nan'):.0f} MB")
 
 
 if __name__ == "__main__":

@@ -27,17 +27,22 @@ class CliError(GanStudioError):
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-def _common(parser: argparse.ArgumentParser, *, device: bool = True) -> None:
+def _common(parser: argparse.ArgumentParser, *, device: bool = True, runtime: bool = False) -> None:
     parser.add_argument("--models", metavar="FILE", help="extra models from a TOML file (see README, 'Adding models')")
     if device:
         parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps; default auto")
+    if runtime:
+        from .runtime import add_runtime_arguments
+
+        add_runtime_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
 
 def _studio(args: argparse.Namespace) -> Any:
+    from .runtime import runtime_kwargs
     from .studio import Studio
 
-    return Studio(models_file=args.models, device=getattr(args, "device", "auto"))
+    return Studio(models_file=args.models, device=getattr(args, "device", "auto"), **runtime_kwargs(args))
 
 
 def _check_output(path: Path, overwrite: bool) -> Path:
@@ -248,6 +253,8 @@ def reproduce_command(params: dict[str, Any]) -> str | None:
         cmd += f" --truncation {params['truncation']}"
     if params.get("steps") is not None and params.get("mode") != "interpolate":
         cmd += f" --steps {params['steps']}"
+    if params.get("precision"):  # recorded when not fp32 (see gan_studio.runtime)
+        cmd += f" --precision {params['precision']}"
     return cmd + " -o OUT.png"
 
 
@@ -378,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("generate", help="generate images from a seed")
-    _common(p)
+    _common(p, runtime=True)
     p.add_argument("--model", required=True, help="registry id, local model folder or Hub repo id")
     p.add_argument("--seed", type=int, default=0, help="seed of the first image; image i uses seed+i (default 0)")
     p.add_argument("-n", type=int, default=1, help="number of images (default 1)")
@@ -393,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("interpolate", help="frames between two seeds, as a GIF or a PNG grid")
-    _common(p)
+    _common(p, runtime=True)
     p.add_argument("--model", required=True, help="registry id, local model folder or Hub repo id")
     p.add_argument("--seed-a", type=int, required=True, help="start seed")
     p.add_argument("--seed-b", type=int, required=True, help="end seed")
@@ -406,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser("translate", help="translate a photo (CycleGAN/pix2pix, or StarGAN attributes)")
-    _common(p)
+    _common(p, runtime=True)
     p.add_argument("--model", required=True, help="registry id, local model folder or Hub repo id")
     p.add_argument("input", help="input image (PNG, JPEG, WebP or GIF)")
     p.add_argument("--direction", help="direction for two-way translators, e.g. AtoB or BtoA (default: the first)")
@@ -429,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("colorize", help="colorize a black-and-white photo at full resolution")
-    _common(p)
+    _common(p, runtime=True)
     p.add_argument("--model", default="photo-colorizer", help="colorization model (default photo-colorizer)")
     p.add_argument("input", help="input image")
     p.add_argument("--size", type=int, help="working size for the colour prediction (default 256)")
@@ -471,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("compare", help="GAN vs diffusion: same class and seeds, time per image and quality numbers")
-    _common(p)
+    _common(p, runtime=True)
     p.add_argument("--gan", default="digits-cgan", help="the GAN generator (default digits-cgan)")
     p.add_argument("--diffusion", default="digits-diffusion", help="the diffusion model (default digits-diffusion)")
     p.add_argument("--label", default="3", help="class name or index (default 3); 'random' draws one per seed")

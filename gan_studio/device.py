@@ -1,4 +1,4 @@
-"""Device and dtype choice: CUDA, then MPS, then CPU; half precision on CUDA."""
+"""Device choice: CUDA, then MPS, then CPU (precision and the rest: :mod:`gan_studio.runtime`)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,3 @@ def select_device(preference: str | None = "auto") -> Any:
         raise ValueError(f"device {preference!r} asked for, but MPS is not available here; use 'cpu' or 'auto'")
     return torch.device(pref)
 
-
-def default_dtype(device: Any) -> Any:
-    """float16 on CUDA, float32 elsewhere."""
-    import torch
-
-    return torch.float16 if torch.device(device).type == "cuda" else torch.float32

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError, HubEntryNotFoundError, WrongTaskError
 from .registry import ModelSpec, Source, Task, load_registry
+from .runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +36,43 @@ class LoadedModel:
     kwargs: dict[str, Any]
     revision: str  # Hub commit sha, or "local-<sha256 prefix>" of the weight file
     device: Any
-    dtype: Any
+    dtype: Any  # of the weights and the inputs (float32 under bf16 autocast)
     nbytes: int
     batcher: Any = None  # a gan_studio.batching.ForwardBatcher when concurrent calls may share passes
+    precision: str = "fp32"  # fp32, bf16 (autocast) or fp16 (see gan_studio.runtime)
+    channels_last: bool = False
+    compiled: Any = None  # the module's torch.compile wrapper, when the runtime asks for one
+
+    @contextlib.contextmanager
+    def inference(self) -> Iterator[None]:
+        """Inference mode, plus bf16 autocast when this model runs in ``bf16``."""
+        import torch
+
+        from .runtime import autocast_for
+
+        with torch.inference_mode(), autocast_for(self.device, self.precision):
+            yield
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """One forward pass (inside :meth:`inference`), compiled when the runtime asked for it.
+
+        If the compiled model fails (no C++ compiler, an unsupported operation), it is dropped with
+        a warning and this and later calls run eagerly.
+        """
+        compiled = self.compiled
+        if compiled is None:
+            return self.module(*args, **kwargs)
+        try:
+            return compiled(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - compiling is an optimisation; the eager module still works
+            from .pipelines.common import is_out_of_memory
+
+            if is_out_of_memory(exc):
+                raise
+            logger.warning("compiled %s failed (%s: %s); running it eagerly from now on",
+                           self.spec.id, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+            self.compiled = None
+            return self.module(*args, **kwargs)
 
 
 def _file_digest(path: Path) -> str:
@@ -182,10 +219,13 @@ class ModelCache:
             self._items.clear()
         _release_memory()
 
-    def get(self, spec: ModelSpec, variant: str | None, device: Any, dtype: Any) -> LoadedModel:
+    def get(self, spec: ModelSpec, variant: str | None, device: Any, runtime: Runtime | None = None) -> LoadedModel:
+        """``spec``'s generator (``variant``) on ``device``, run the way ``runtime`` says (default: fp32,
+        eager, contiguous), loading it on first use."""
+        runtime = runtime or Runtime(precision="fp32", channels_last="off")
         if spec.variants and not variant:
             variant = spec.default_variant
-        key = (spec.id, variant, str(device), str(dtype))
+        key = (spec.id, variant, str(device), repr(runtime))
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -196,16 +236,15 @@ class ModelCache:
                 if key in self._items:
                     self._items.move_to_end(key)
                     return self._items[key]
-            module, architecture, kwargs, revision = build_generator(spec, variant)
-            module = module.to(device=device, dtype=dtype)
-            nbytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
-            loaded = LoadedModel(spec, variant, module, architecture, kwargs, revision, device, dtype, nbytes)
+            loaded = _load(spec, variant, device, runtime)
             with self._lock:
                 self._items[key] = loaded
                 self._evict()
                 self._loading.pop(key, None)
-            logger.info("loaded %s%s (%s, %.1f MB) on %s", spec.id, f"[{variant}]" if variant else "",
-                        architecture, nbytes / 2**20, device)
+            logger.info("loaded %s%s (%s, %.1f MB) on %s, %s%s%s", spec.id, f"[{variant}]" if variant else "",
+                        loaded.architecture, loaded.nbytes / 2**20, device, loaded.precision,
+                        ", channels-last" if loaded.channels_last else "",
+                        ", compiled" if loaded.compiled is not None else "")
             return loaded
 
     def _evict(self) -> None:
@@ -216,6 +255,21 @@ class ModelCache:
             evicted = True
         if evicted:
             _release_memory()
+
+
+def _load(spec: ModelSpec, variant: str | None, device: Any, runtime: Runtime) -> LoadedModel:
+    """Build ``spec``'s generator and put it on ``device`` in ``runtime``'s precision and format."""
+    from .runtime import prepare_module, weight_dtype
+
+    module, architecture, kwargs, revision = build_generator(spec, variant)
+    precision = runtime.precision_for(device, architecture)
+    dtype = weight_dtype(precision)
+    module = module.to(device=device, dtype=dtype)
+    channels_last = runtime.channels_last_for(device, architecture, precision)
+    module, compiled = prepare_module(module, channels_last=channels_last, compile=runtime.compile, name=spec.id)
+    nbytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    return LoadedModel(spec, variant, module, architecture, kwargs, revision, device, dtype, nbytes,
+                       precision=precision, channels_last=channels_last, compiled=compiled)
 
 
 def _release_memory() -> None:

@@ -30,17 +30,24 @@ class Studio:
         cache_bytes: int | None = None,
         registry: Registry | None = None,
         batching: bool = True,
+        precision: str = "auto",
+        channels_last: str = "auto",
+        compile: bool = False,
+        threads: int | None = None,
     ) -> None:
-        from .device import default_dtype, select_device
+        """``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``), ``channels_last`` (``auto``, ``on``,
+        ``off``), ``compile`` and ``threads`` make the :class:`~gan_studio.runtime.Runtime` every model
+        runs with; ``half`` (older spelling) forces ``fp16`` (True) or ``fp32`` (False)."""
+        from .device import select_device
+        from .runtime import Runtime
 
         self.registry = registry if registry is not None else load_registry(models_file)
         self.device = select_device(device)
-        import torch
-
-        if half is None:
-            self.dtype = default_dtype(self.device)
-        else:
-            self.dtype = torch.float16 if half else torch.float32
+        if half is not None:
+            precision = "fp16" if half else "fp32"
+        self.runtime = Runtime(precision=precision, channels_last=channels_last, compile=compile, threads=threads)
+        self.runtime.check(self.device)
+        self.runtime.apply_threads()
         self.cache = ModelCache(cache_bytes) if cache_bytes else ModelCache()
         self.batching = batching  # concurrent generate calls for one model share forward passes
         self._lock = threading.Lock()
@@ -55,7 +62,7 @@ class Studio:
         return spec
 
     def load(self, model: str, variant: str | None = None) -> LoadedModel:
-        loaded = self.cache.get(self.spec(model), variant, self.device, self.dtype)
+        loaded = self.cache.get(self.spec(model), variant, self.device, self.runtime)
         if self.batching and loaded.batcher is None:
             from .batching import ForwardBatcher
 
@@ -108,3 +115,51 @@ class Studio:
         from .pipelines.colorization import colorize
 
         return colorize(self.load(model), image, working_size=working_size, progress=progress)
+
+    # ---- warm-up ------------------------------------------------------------------------------
+    def default_models(self) -> list[str]:
+        """The first local (embedded or folder) model of each job: generation, translation,
+        multi-domain translation, colorization, in registry order; Hub models are not fetched."""
+        from .registry import Task
+
+        groups = [(Task.UNCONDITIONAL, Task.CONDITIONAL), (Task.TRANSLATION,), (Task.MULTIDOMAIN,),
+                  (Task.COLORIZATION,)]
+        out: list[str] = []
+        for tasks in groups:
+            spec = next((s for s in self.registry if s.task in tasks and not s.source.is_hub
+                         and s.architecture != "diffusion"), None)
+            if spec is not None:
+                out.append(spec.id)
+        return out
+
+    def warm_up(self, models: Iterable[str] | None = None) -> dict[str, float | str]:
+        """Load each model and run it once at its native size, so the first request finds it ready
+        (and, with ``compile``, compiled). Returns seconds per model, or the error that stopped it;
+        never raises (a warm-up is an optimisation)."""
+        import time
+
+        from PIL import Image
+
+        from .registry import Task
+
+        done: dict[str, float | str] = {}
+        for model in list(models) if models is not None else self.default_models():
+            t0 = time.perf_counter()
+            try:
+                spec = self.spec(model)
+                side = int(spec.preprocess.get("working_size") or spec.image_size or 256)
+                grey = Image.new("RGB", (side, side), (128, 128, 128))
+                if spec.task in (Task.UNCONDITIONAL, Task.CONDITIONAL):
+                    self.generate(model, seed=0, n=1)
+                elif spec.task == Task.TRANSLATION:
+                    self.translate(model, grey)
+                elif spec.task == Task.MULTIDOMAIN:
+                    self.translate_attributes(model, grey, [])
+                elif spec.task == Task.COLORIZATION:
+                    self.colorize(model, grey)
+                done[model] = time.perf_counter() - t0
+                logger.info("warmed up %s in %.2f s", model, done[model])
+            except Exception as exc:  # noqa: BLE001 - reported, never fatal
+                done[model] = f"{type(exc).__name__}: {exc}"
+                logger.warning("warm-up of %s failed: %s", model, done[model])
+        return done

@@ -215,14 +215,14 @@ def test_colorization_keeps_full_resolution_luminance(studio):
 def test_cache_reuses_and_evicts_least_recently_used(models_toml):
     registry = load_registry(models_toml)
     cache = ModelCache(max_bytes=1)  # always over budget: keeps only the newest
-    a = cache.get(registry.get("tiny-dcgan"), None, "cpu", torch.float32)
-    assert cache.get(registry.get("tiny-dcgan"), None, "cpu", torch.float32) is a
-    cache.get(registry.get("tiny-cgan"), None, "cpu", torch.float32)
+    a = cache.get(registry.get("tiny-dcgan"), None, "cpu")
+    assert cache.get(registry.get("tiny-dcgan"), None, "cpu") is a
+    cache.get(registry.get("tiny-cgan"), None, "cpu")
     assert [k[0] for k in cache.keys()] == ["tiny-cgan"]
     big = ModelCache(max_bytes=10**9)
     for name in ("tiny-dcgan", "tiny-cgan", "tiny-colorizer"):
-        big.get(registry.get(name), None, "cpu", torch.float32)
-    big.get(registry.get("tiny-dcgan"), None, "cpu", torch.float32)
+        big.get(registry.get(name), None, "cpu")
+    big.get(registry.get("tiny-dcgan"), None, "cpu")
     assert [k[0] for k in big.keys()] == ["tiny-cgan", "tiny-colorizer", "tiny-dcgan"]
 
 

@@ -121,7 +121,7 @@ def test_memory_returns_near_baseline_after_eviction(tmp_path):
         cache = ModelCache(max_bytes=60 * 2**20)
         peak = base
         for spec in folders:
-            cache.get(spec, None, "cpu", torch.float32)
+            cache.get(spec, None, "cpu")
             peak = max(peak, rss_mb())
         kept = len(cache.keys())
         cache.clear()

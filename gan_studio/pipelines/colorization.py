@@ -38,8 +38,8 @@ def colorize(
         size = fit(rgb.width, rgb.height, target=MAX_ASPECT * short, multiple=size_multiple(loaded), side="long")
     small_l = split_luminance(resize(rgb, size))
     report(progress, 0.3, "predicting colour")
-    with torch.inference_mode():
-        ab = loaded.module(small_l.to(loaded.device, loaded.dtype)).float().cpu()
+    with loaded.inference():
+        ab = loaded.forward(small_l.to(loaded.device, loaded.dtype)).float().cpu()
     ab_full = F.interpolate(ab, size=full_l.shape[-2:], mode="bilinear", align_corners=False)
     out = merge_lab(full_l, ab_full)
     report(progress, 1.0, "done")

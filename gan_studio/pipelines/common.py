@@ -42,6 +42,8 @@ def provenance(loaded: LoadedModel, **params: Any) -> dict[str, Any]:
     }
     if loaded.variant:
         out["variant"] = loaded.variant
+    if loaded.precision != "fp32":  # outputs differ slightly from fp32: reproducing needs the same precision
+        out["precision"] = loaded.precision
     out.update({k: v for k, v in params.items() if v is not None})
     out["software"] = f"gan_studio {__version__}"
     out["ai_generated"] = True

@@ -134,11 +134,11 @@ def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float 
 
     def forward(z: Any, labels: Any | None) -> Any:
         z = z.to(device=loaded.device, dtype=loaded.dtype)
-        with torch.inference_mode():
+        with loaded.inference():
             if labels is None:
-                out = loaded.module(z, **extra)
+                out = loaded.forward(z, **extra)
             else:
-                out = loaded.module(z, labels.to(loaded.device), **extra)
+                out = loaded.forward(z, labels.to(loaded.device), **extra)
         return out.float().cpu()
 
     if loaded.batcher is not None:  # concurrent requests for this model share one forward pass

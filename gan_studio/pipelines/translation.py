@@ -59,8 +59,8 @@ def run_image_model(loaded: LoadedModel, image: Any, *, short_side: int, seed: i
     size = (max(size[0], floor), max(size[1], floor))
     x = pil_to_tensor(resize(image, size), channels=input_channels(loaded))
     x = x.to(device=loaded.device, dtype=loaded.dtype)
-    with torch.inference_mode(), seeded(seed, loaded.device):
-        y = loaded.module(x) if extra is None else loaded.module(x, extra.to(loaded.device, loaded.dtype))
+    with loaded.inference(), seeded(seed, loaded.device):
+        y = loaded.forward(x) if extra is None else loaded.forward(x, extra.to(loaded.device, loaded.dtype))
     return tensor_to_pil(y.float().cpu())[0]
 
 
@@ -83,10 +83,8 @@ def run_tiled(
     progress: ProgressFn | None = None,
 ) -> Any:
     """Translate ``image`` (PIL RGB) at its own size in blended tiles; returns a PIL image of the same size."""
-    import torch
-
     multiple = max(size_multiple(loaded), 4)  # 4 also suits AnimeGANv2's ×2 upsampling modes
-    with torch.inference_mode(), seeded(seed, loaded.device):
+    with loaded.inference(), seeded(seed, loaded.device):  # tiles run the eager module (thumbnail norms copy it)
         return translate_tiled(
             loaded.module, image, tile=tile_size, overlap=overlap, multiple=multiple,
             in_channels=input_channels(loaded), device=loaded.device, dtype=loaded.dtype,
