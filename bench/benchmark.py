@@ -1,23 +1,32 @@
-"""GAN Studio benchmark: studio overhead against plain PyTorch, in one run, as ratios.
+"""GAN Studio benchmark: studio overhead and optimisations against plain PyTorch, in one run, as ratios.
 
-    python bench/benchmark.py [--quick] [--device cpu|cuda] [--out bench/results/latest.json]
-                              [--no-app] [--only NAME ...]
+    python bench/benchmark.py [--quick] [--device cpu|cuda] [--repeats N] [--no-app] [--no-variants]
+                              [--compile] [--only NAME ...] [--out bench/results/latest.json]
 
-For each case it measures, with medians over repeats after a warm-up:
+For every built-in GAN architecture at its native size (DCGAN 64 at batch 1/16/64, conditional
+DCGAN 32, CycleGAN ResNet-9 at 256 and 512, pix2pix U-Net 256, StarGAN 128, the colorization U-Net,
+the HugGAN U-Net and ResNet, AnimeGANv2 512, BigGAN-deep 128) it measures, with medians over
+repeats after a warm-up, the variants of one case timed in turns so they see the same machine state:
 
-* ``reference``: the same network built from the published layout (tests/reference_layouts.py,
-  no gan_studio code), plain eager fp32 forward on a random input: what the reference code runs;
-* ``pipeline``: the studio's pipeline on the same weights end to end: pre-processing, forward,
-  post-processing to PIL and PNG encoding with provenance;
-* ``app``: the same call through the launched Gradio app with gradio_client on 127.0.0.1
-  (translation/generation cases; ``--no-app`` skips it);
-* FLOPs per call (``torch.utils.flop_counter``) and achieved GFLOP/s, against the machine's matmul
-  throughput measured in the same run (fp32 and bf16);
-* peak RSS.
+* ``reference``: the same network built from the published layout (tests/reference_*.py, no
+  gan_studio code; for the two embedded-only architectures, the embedded module run eagerly),
+  plain eager fp32 forward on a random input: what the reference code runs;
+* ``pipeline``: the studio's pipeline on the same weights in fp32, end to end: pre-processing,
+  forward, post-processing to PIL and PNG encoding with provenance (the studio's overhead);
+* ``default``: the same pipeline as shipped, with the automatic runtime (gan_studio.runtime: bf16
+  autocast on CPUs with bf16 instructions, channels-last where it measured faster);
+* ``app``: the same call through the launched Gradio app on 127.0.0.1, with ``gradio_client`` and
+  with Gradio's REST API (upload, call, event stream, output downloads), next to both clients'
+  overhead on a bare echo app;
+* FLOPs per call (``torch.utils.flop_counter``) and achieved GFLOP/s, against the machine's GEMM
+  throughput measured in the same run (fp32 and bf16; torch.mm and a 1×1 convolution, the better);
+* peak RSS per case.
 
-Plus cold start (``python app.py`` to first served page; ``--help``), model load time from a local
-safetensors file, and throughput with concurrent clients against one-at-a-time.
-Timings are never asserted here or in the tests: this script prints figures.
+Then the optimisation table (each runtime setting against fp32 on the studio's pipeline, with the
+PSNR of its images against fp32's; ``--compile`` adds torch.compile), cold start (``python app.py``
+to the first served page, ``--help``, the first request to a model not loaded yet), model load time
+from a local safetensors file, and images/s with 8 concurrent clients against one at a time.
+Timings are never asserted here or in the tests: this script prints figures and writes JSON.
 """
 
 from __future__ import annotations
@@ -522,6 +531,33 @@ def app_call_time(client: Any, http: HttpApp | None, case: dict[str, Any], repea
         return {}
 
 
+def tiling(case: dict[str, Any], device: str) -> list[dict[str, Any]]:
+    """Full-resolution (tiled, 512 px tiles, 64 px overlap) translation with the studio as shipped at
+    growing photo sizes: seconds per megapixel should stay flat and peak memory bounded; one
+    untiled pass at the middle size for comparison."""
+    from gan_studio.studio import Studio
+
+    studio = Studio(device=device)
+    model_id = str(case["folder"])
+    rows = []
+    for side, tiled in ((1024, False), (1024, True), (2048, True), (3072, True)):
+        image = _photo(512).resize((side, side), Image.Resampling.BICUBIC)
+        studio.translate(model_id, _photo(256), working_size=256)  # loaded before measuring memory
+        reset_peak_rss()
+        before = peak_rss_mb()
+        t0 = time.perf_counter()
+        if tiled:
+            studio.translate(model_id, image, full_resolution=True)
+        else:
+            studio.translate(model_id, image, working_size=side)
+        seconds = time.perf_counter() - t0
+        rows.append({"side": side, "tiled": tiled, "seconds": seconds, "s_per_megapixel": seconds / (side * side / 1e6),
+                     "peak_rss_increase_mb": peak_rss_mb() - before})
+        print(f"  {side}x{side} {'tiled  ' if tiled else 'one pass'}: {seconds:6.1f} s, "
+              f"{rows[-1]['s_per_megapixel']:.2f} s/MP, peak RSS +{rows[-1]['peak_rss_increase_mb']:.0f} MB", flush=True)
+    return rows
+
+
 def client_floor(repeats: int) -> dict[str, float]:
     """Seconds per call of a bare Gradio app that echoes a string: the clients' own overhead."""
     import gradio as gr
@@ -672,8 +708,9 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_case(case, studio, default, repeats, client, http)
                 results.append(r)
                 print(format_row(r, report["matmul_gflops"]), flush=True)
-            if demo is not None and not args.quick:
-                report["concurrency"] = concurrency(demo.local_url, f"bench-{cases[0]['folder'].name}",
+            one_image = next((c for c in cases if c["kind"] == "generate" and c["batch"] == 1), None)
+            if demo is not None and not args.quick and one_image is not None:
+                report["concurrency"] = concurrency(demo.local_url, f"bench-{one_image['folder'].name}",
                                                     clients=8, requests=4)
                 print("concurrency (one-image generate requests, 8 clients):", json.dumps(report["concurrency"]))
         finally:
@@ -690,6 +727,12 @@ def main(argv: list[str] | None = None) -> int:
                 report["variants"][key] = run_variants(case, args.device, repeats, args.compile)
                 print(format_variants(key, report["variants"][key]), flush=True)
         report["load_time_s"] = {c["name"]: load_time(c["folder"], 3) for c in cases if c["batch"] == 1}
+        print("model load time from a local safetensors file (s):",
+              ", ".join(f"{k} {v:.3f}" for k, v in report["load_time_s"].items()))
+        cyclegan = next((c for c in cases if c["name"].startswith("cyclegan_resnet9")), None)
+        if cyclegan is not None and not args.quick:
+            print("tiled full-resolution translation, CycleGAN ResNet-9 (studio as shipped):")
+            report["tiling"] = tiling(cyclegan, args.device)
     if not args.no_app:
         report["cold_start"] = cold_start()
         print("cold start:", json.dumps(report["cold_start"]))

@@ -1,5 +1,6 @@
 """A real headless Chromium drives the studio: every tab, one generation, one translation, one
-colorization, the Inspect round trip, a readable error; screenshots go to ``docs/screenshots/``.
+colorization, the Inspect round trip, a readable error. Screenshots go to a temporary folder, or
+to ``docs/screenshots/`` with ``GAN_STUDIO_SCREENSHOTS=docs/screenshots`` (how the docs' are made).
 
 Uses Debian's ``/usr/bin/chromium`` (``.ci/run`` installs it); skipped with a reason without it.
 The studio runs over the embedded default models when they are all trained, otherwise over tiny
@@ -8,6 +9,8 @@ random-weight models (``ui_fixtures``), whose images are noise.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,8 @@ except ImportError:  # pragma: no cover
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[1]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+SCREENSHOTS = REPO / os.environ["GAN_STUDIO_SCREENSHOTS"] if os.environ.get("GAN_STUDIO_SCREENSHOTS") else \
+    Path(tempfile.gettempdir()) / "gan_studio_screenshots"
 EXAMPLES = REPO / "examples"
 SERVED = "img[src*='/gradio_api/file=']"
 ERROR_TOAST = "[data-testid='toast-body'].error"
