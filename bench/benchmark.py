@@ -92,21 +92,25 @@ def flops_of(fn: Callable[[], Any]) -> int:
 
 
 def matmul_gflops(dtype: torch.dtype, device: str, *, n: int = 2048, repeats: int = 5) -> dict[str, float]:
-    """GFLOP/s of an n×n×n matrix product two ways: ``torch.mm`` (MKL/cuBLAS) and the same GEMM as a
-    1×1 convolution (oneDNN on CPU, the library the generators' convolutions run on; on CPUs where
-    MKL picks a slower path it is the higher of the two). ``peak`` is the better one."""
+    """The machine's dense throughput in GFLOP/s, measured two ways: an n×n×n ``torch.mm``
+    (MKL/cuBLAS) and GEMM-shaped convolutions (oneDNN on CPU, the library the generators' convolutions
+    run on: 1×1 over 1024 channels at 64×64 and 3×3 over 256 channels at 64×64). On CPUs where MKL
+    takes a slower path (it does on AMD) the convolutions are the faster; ``peak`` is the best."""
     import torch.nn.functional as F
 
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     c = torch.empty(n, n, device=device, dtype=dtype)
-    mm = 2 * n**3 / median(timed(lambda: torch.mm(a, b, out=c), repeats=repeats, warmup=2)) / 1e9
-    side = int(round(n**0.5))  # n pixels as side×side
-    x = torch.randn(1, n, side, side, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
-    w = torch.randn(n, n, 1, 1, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        conv = 2 * n * n * side * side / median(timed(lambda: F.conv2d(x, w), repeats=repeats, warmup=2)) / 1e9
-    return {"mm": mm, "gemm_1x1_conv": conv, "peak": max(mm, conv)}
+    out = {"mm": 2 * n**3 / median(timed(lambda: torch.mm(a, b, out=c), repeats=repeats, warmup=2)) / 1e9}
+    for name, channels, k in (("conv1x1", 1024, 1), ("conv3x3", 256, 3)):
+        x = torch.randn(1, channels, 64, 64, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(channels, channels, k, k, device=device, dtype=dtype).contiguous(
+            memory_format=torch.channels_last)
+        with torch.inference_mode():
+            seconds = median(timed(lambda: F.conv2d(x, w, padding=k // 2), repeats=repeats, warmup=2))
+        out[name] = 2 * channels * channels * k * k * 64 * 64 / seconds / 1e9
+    out["peak"] = max(out.values())
+    return out
 
 
 def timed_interleaved(fns: dict[str, Callable[[], Any]], *, repeats: int, warmup: int = 1) -> dict[str, float]:
@@ -686,8 +690,8 @@ def main(argv: list[str] | None = None) -> int:
                           "bf16": matmul_gflops(torch.bfloat16, args.device)},
     }
     for kind, m in report["matmul_gflops"].items():
-        print(f"matmul {kind}: torch.mm {m['mm']:.0f} GFLOP/s, as a 1x1 convolution {m['gemm_1x1_conv']:.0f} GFLOP/s"
-              f" -> peak {m['peak']:.0f} GFLOP/s")
+        print(f"dense throughput {kind}: torch.mm {m['mm']:.0f} GFLOP/s, 1x1 convolution {m['conv1x1']:.0f}, "
+              f"3x3 convolution {m['conv3x3']:.0f} -> peak {m['peak']:.0f} GFLOP/s")
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         cases = build_cases(tmp, args.quick)
@@ -708,11 +712,17 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_case(case, studio, default, repeats, client, http)
                 results.append(r)
                 print(format_row(r, report["matmul_gflops"]), flush=True)
-            one_image = next((c for c in cases if c["kind"] == "generate" and c["batch"] == 1), None)
-            if demo is not None and not args.quick and one_image is not None:
-                report["concurrency"] = concurrency(demo.local_url, f"bench-{one_image['folder'].name}",
-                                                    clients=8, requests=4)
-                print("concurrency (one-image generate requests, 8 clients):", json.dumps(report["concurrency"]))
+            # a light generator (the server's own work per request dominates) and a heavy one (the forward does)
+            light = next((c for c in cases if c["name"] == "dcgan64" and c["batch"] == 1), None)
+            heavy = next((c for c in cases if c["name"] == "biggan_deep128"), None)
+            if demo is not None and not args.quick:
+                report["concurrency"] = {}
+                for case in (light, heavy):
+                    if case is None:
+                        continue
+                    print(f"concurrency, {case['name']} (one-image generate requests, 8 clients x 4 against 32 "
+                          "in sequence):")
+                    report["concurrency"][case["name"]] = batching_modes(demo, f"bench-{case['folder'].name}")
         finally:
             if demo is not None:
                 demo.close()
@@ -755,7 +765,31 @@ def launch_app(tmp: Path, cases: list[dict[str, Any]], device: str) -> tuple[Any
                     channels_last="off")
     demo = build_demo(studio)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    demo.gan_studio = studio  # for the batching comparison
     return Client(demo.local_url, verbose=False), demo
+
+
+def batching_modes(demo: Any, model_id: str) -> dict[str, Any]:
+    """Concurrency with micro-batching off, with the previous design (each leader waited 4 ms for
+    company) and as now (continuous: requests queued during a pass form the next one)."""
+    studio = demo.gan_studio
+    out: dict[str, Any] = {}
+    for mode, batching, window in (("off", False, 0.0), ("4 ms window (before)", True, 0.004),
+                                   ("continuous (now)", True, 0.0)):
+        studio.batching = batching
+        loaded = studio.load(model_id)
+        if not batching:
+            loaded.batcher = None
+        else:
+            loaded.batcher.window_s = window
+            calls, requests = loaded.batcher.calls, loaded.batcher.requests
+        out[mode] = concurrency(demo.local_url, model_id, clients=8, requests=4)
+        if batching:
+            out[mode]["forward_passes"] = loaded.batcher.calls - calls
+            out[mode]["model_calls"] = loaded.batcher.requests - requests
+        print(f"  batching {mode}: {json.dumps(out[mode])}", flush=True)
+    studio.batching = True
+    return out
 
 
 def format_row(r: CaseResult, peaks: dict[str, dict[str, float]]) -> str:
