@@ -720,12 +720,25 @@ def main(argv: list[str] | None = None) -> int:
                 for case in (light, heavy):
                     if case is None:
                         continue
-                    print(f"concurrency, {case['name']} (one-image generate requests, 8 clients x 4 against 32 "
+                    print(f"concurrency, {case['name']} (one-image generate requests, 8 clients x 8 against 64 "
                           "in sequence):")
-                    report["concurrency"][case["name"]] = batching_modes(demo, f"bench-{case['folder'].name}")
+                    report["concurrency"][case["name"]] = batching_modes(demo, f"bench-{case['folder'].name}",
+                                                                         requests=8)
         finally:
             if demo is not None:
                 demo.close()
+        if not args.no_app:  # the app as shipped, on the bar's case
+            bar_case = next((c for c in cases if c["name"] == "cyclegan_resnet9_256"), None)
+            if bar_case is not None:
+                client, demo = launch_app(tmp, [bar_case], args.device, shipped=True)
+                try:
+                    app = app_call_time(client, HttpApp(demo.local_url), bar_case, repeats)
+                finally:
+                    demo.close()
+                ref = next(r.reference_s for r in results if r.name == bar_case["name"])
+                report["app_as_shipped"] = {bar_case["name"]: {**app, "reference_s": ref,
+                                                               **{f"{k}_ratio": v / ref for k, v in app.items()}}}
+                print("app as shipped:", json.dumps(report["app_as_shipped"]))
         report["cases"] = [dict(asdict(r), pipeline_ratio=r.pipeline_ratio, app_ratio=r.app_ratio,
                                 app_http_ratio=r.app_http_ratio, default_ratio=r.default_ratio,
                                 gflops=r.gflops()) for r in results]
@@ -754,39 +767,44 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def launch_app(tmp: Path, cases: list[dict[str, Any]], device: str) -> tuple[Any, Any]:
+def launch_app(tmp: Path, cases: list[dict[str, Any]], device: str, *, shipped: bool = False) -> tuple[Any, Any]:
+    """The studio's Gradio app over the cases' models on 127.0.0.1: in fp32 like the reference, or
+    ``shipped`` with the automatic runtime."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from gradio_client import Client
 
     from gan_studio.studio import Studio
     from gan_studio.ui import build_demo
 
-    studio = Studio(models_file=str(write_models_toml(tmp, cases)), device=device, precision="fp32",
-                    channels_last="off")
+    runtime = {} if shipped else {"precision": "fp32", "channels_last": "off"}
+    studio = Studio(models_file=str(write_models_toml(tmp, cases)), device=device, **runtime)
     demo = build_demo(studio)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     demo.gan_studio = studio  # for the batching comparison
     return Client(demo.local_url, verbose=False), demo
 
 
-def batching_modes(demo: Any, model_id: str) -> dict[str, Any]:
-    """Concurrency with micro-batching off, with the previous design (each leader waited 4 ms for
-    company) and as now (continuous: requests queued during a pass form the next one)."""
+def batching_modes(demo: Any, model_id: str, *, requests: int = 4) -> dict[str, Any]:
+    """Concurrency with micro-batching off, with the previous design (every leader waited 4 ms for
+    company), with no wait (requests queued during a pass form the next one) and as now (no wait for
+    a lone user, 4 ms once the previous pass was shared)."""
     studio = demo.gan_studio
     out: dict[str, Any] = {}
-    for mode, batching, window in (("off", False, 0.0), ("4 ms window (before)", True, 0.004),
-                                   ("continuous (now)", True, 0.0)):
+    for mode, batching, window, load_window in (("off", False, 0.0, 0.0),
+                                                ("4 ms window always (before)", True, 0.004, 0.0),
+                                                ("no wait", True, 0.0, 0.0),
+                                                ("4 ms window under load (now)", True, 0.0, 0.004)):
         studio.batching = batching
         loaded = studio.load(model_id)
         if not batching:
             loaded.batcher = None
         else:
-            loaded.batcher.window_s = window
-            calls, requests = loaded.batcher.calls, loaded.batcher.requests
-        out[mode] = concurrency(demo.local_url, model_id, clients=8, requests=4)
+            loaded.batcher.window_s, loaded.batcher.load_window_s = window, load_window
+            passes_before, calls_before = loaded.batcher.calls, loaded.batcher.requests
+        out[mode] = concurrency(demo.local_url, model_id, clients=8, requests=requests)
         if batching:
-            out[mode]["forward_passes"] = loaded.batcher.calls - calls
-            out[mode]["model_calls"] = loaded.batcher.requests - requests
+            out[mode]["forward_passes"] = loaded.batcher.calls - passes_before
+            out[mode]["model_calls"] = loaded.batcher.requests - calls_before
         print(f"  batching {mode}: {json.dumps(out[mode])}", flush=True)
     studio.batching = True
     return out

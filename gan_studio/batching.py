@@ -5,9 +5,10 @@ on most hardware. Requests for one model queue per key; one request at a time (t
 a forward pass over everything queued, up to ``max_rows`` latents, and hands each request its own
 rows back. Requests that arrive while a pass runs wait for it and then go together in the next
 one, so under load batches form by themselves and a request that finds the model idle runs at
-once: no timer, no background thread (the leader works in its own Gradio worker thread).
-``window_s`` > 0 makes each leader also wait that long for company first (tests use it to make
-requests overlap on purpose).
+once (no timer for a lone user), and no background thread (the leader works in its own Gradio
+worker thread). Under load, when the previous pass was shared, a leader first waits
+``load_window_s`` (4 ms) for more company: bigger batches, more images per second.
+``window_s`` > 0 makes every leader wait that long (tests use it to make requests overlap).
 
 Images do not depend on who they were batched with: each latent comes from its own seed and the
 generators run in eval mode, so per-sample outputs are independent of the batch.
@@ -21,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_WINDOW_S = 0.0  # extra wait of a leader for others to join (0: only those queued meanwhile)
+DEFAULT_WINDOW_S = 0.0  # wait of every leader for others to join (0: only those queued meanwhile)
+DEFAULT_LOAD_WINDOW_S = 0.004  # wait of a leader when the previous pass was shared (under load)
 DEFAULT_MAX_ROWS = 64  # the largest merged batch
 
 
@@ -38,9 +40,12 @@ class _Job:
 class ForwardBatcher:
     """Merges concurrent ``forward(z, labels)`` calls that share a key into one call."""
 
-    def __init__(self, *, window_s: float = DEFAULT_WINDOW_S, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+    def __init__(self, *, window_s: float = DEFAULT_WINDOW_S, load_window_s: float = DEFAULT_LOAD_WINDOW_S,
+                 max_rows: int = DEFAULT_MAX_ROWS) -> None:
         self.window_s = window_s
+        self.load_window_s = load_window_s
         self.max_rows = max_rows
+        self._shared: dict[Any, bool] = {}  # whether the last pass of a key served more than one request
         self._lock = threading.Lock()
         self._pending: dict[Any, list[_Job]] = {}
         self._busy: set[Any] = set()  # keys with a pass running (or about to)
@@ -59,8 +64,9 @@ class ForwardBatcher:
             job.done.wait()  # a leader ran our rows, or handed the next pass to us
             if not job.lead:
                 return self._result(job)
-        if self.window_s > 0:
-            time.sleep(self.window_s)  # let concurrent requests join this batch
+        wait = max(self.window_s, self.load_window_s if self._shared.get(key) else 0.0)
+        if wait > 0:
+            time.sleep(wait)  # let concurrent requests join this batch
         with self._lock:
             queue = self._pending[key]
             jobs, rows = [], 0
@@ -68,6 +74,7 @@ class ForwardBatcher:
                 rows += queue[0].z.shape[0]
                 jobs.append(queue.pop(0))
             self.calls += 1
+            self._shared[key] = len(jobs) > 1
         try:
             self._run_batch(jobs, forward)
         finally:

@@ -265,7 +265,7 @@ def _load(spec: ModelSpec, variant: str | None, device: Any, runtime: Runtime) -
     precision = runtime.precision_for(device, architecture)
     dtype = weight_dtype(precision)
     module = module.to(device=device, dtype=dtype)
-    channels_last = runtime.channels_last_for(device, architecture, precision)
+    channels_last = runtime.channels_last_for(device, architecture, precision, module)
     module, compiled = prepare_module(module, channels_last=channels_last, compile=runtime.compile, name=spec.id)
     nbytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
     return LoadedModel(spec, variant, module, architecture, kwargs, revision, device, dtype, nbytes,

@@ -11,7 +11,8 @@ measured to win on CPU with outputs within :data:`BF16_MIN_PSNR` of fp32 (docs/b
   :data:`CHANNELS_LAST_WINS`, measured on CPU; elsewhere it was slower. On a GPU ``on`` is
   available but not the default (not measured here).
 * ``compile``: ``torch.compile`` on first use (tens of seconds per model and input shape on CPU),
-  off by default; if compiling fails the model runs eagerly and a warning is logged.
+  off by default; if compiling fails the model runs eagerly and a warning is logged. Models that
+  keep dropout on at inference (pix2pix) stay eager, so their images do not change.
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ BF16_MIN_PSNR = 35.0
 
 # (architecture, precision) pairs where channels-last was faster on CPU (by more than the 5 % noise)
 # in the benchmark's optimisation table (docs/benchmarks.md): the DCGAN-style transposed-convolution
-# generators, AnimeGANv2 and the colorization U-Net. Slower or no better for the ResNet translators,
-# StarGAN and BigGAN. Not for pix2pix either, though faster there under bf16: it keeps dropout on at
-# inference, dropout masks are drawn in memory order, and channels-last would change its images.
+# generators, AnimeGANv2, the colorization U-Net, and the HugGAN U-Net under bf16. Slower or no
+# better for the ResNet translators, StarGAN and BigGAN. Never for a model that keeps dropout on at
+# inference (pix2pix, though faster there too): dropout masks are drawn in memory order, so
+# channels-last would change its images (see keeps_dropout_on).
 CHANNELS_LAST_WINS: frozenset[tuple[str, str]] = frozenset({
     ("dcgan", "fp32"), ("dcgan", "bf16"),
     ("conditional_dcgan", "fp32"), ("conditional_dcgan", "bf16"),
     ("animegan2", "fp32"), ("animegan2", "bf16"),
     ("colorization_unet", "fp32"), ("colorization_unet", "bf16"),
+    ("huggan_pix2pix_unet", "bf16"),
 })
 
 # Architectures kept out of automatic bf16 (precision "auto"): a diffusion sampler runs tens of
@@ -107,12 +110,14 @@ class Runtime:
             return "bf16"
         return "fp32"
 
-    def channels_last_for(self, device: Any, architecture: str, precision: str) -> bool:
-        """Whether ``architecture`` runs in channels-last memory format."""
+    def channels_last_for(self, device: Any, architecture: str, precision: str, module: Any = None) -> bool:
+        """Whether ``architecture`` (``module``, if given) runs in channels-last memory format."""
         import torch
 
         if self.channels_last != "auto":
             return self.channels_last == "on"
+        if module is not None and keeps_dropout_on(module):
+            return False
         return torch.device(device).type == "cpu" and (architecture, precision) in CHANNELS_LAST_WINS
 
     def apply_threads(self) -> None:
@@ -121,6 +126,12 @@ class Runtime:
             import torch
 
             torch.set_num_threads(self.threads)
+
+
+def keeps_dropout_on(module: Any) -> bool:
+    """Whether ``module`` draws dropout masks at inference (pix2pix's reference behaviour); their
+    random numbers depend on memory format and on compiled code, so such models run as they are."""
+    return any(getattr(m, "active_in_eval", False) for m in module.modules())
 
 
 def weight_dtype(precision: str) -> Any:
@@ -150,7 +161,11 @@ def prepare_module(module: Any, *, channels_last: bool, compile: bool, name: str
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
     compiled = None
-    if compile:
+    if compile and keeps_dropout_on(module):
+        # pix2pix keeps dropout on at inference; compiled code draws its own random numbers, so its
+        # masks (and images) would differ from the eager module's for the same seed
+        logger.info("not compiling %s: it keeps dropout on at inference (compiled dropout draws other masks)", name)
+    elif compile:
         try:
             compiled = torch.compile(module)
         except Exception as exc:  # noqa: BLE001 - compiling is an optimisation; eager still works

@@ -88,7 +88,19 @@ def test_automatic_choices_follow_the_device_the_cpu_and_the_measured_table():
     assert not auto.channels_last_for("cpu", "pix2pix_unet", "bf16")  # would change its dropout masks
     assert not auto.channels_last_for("cuda", "dcgan", "fp16")  # not measured on a GPU: not automatic
     assert Runtime(channels_last="on").channels_last_for("cuda", "stargan", "fp16")
-    assert not any(arch.endswith("pix2pix_unet") for arch, _ in CHANNELS_LAST_WINS)
+    assert ("pix2pix_unet", "bf16") not in CHANNELS_LAST_WINS
+
+
+def test_models_that_keep_dropout_on_stay_contiguous_unless_asked(models_toml):
+    from gan_studio.architectures import build_architecture
+
+    unet = build_architecture("huggan_pix2pix_unet", {"ngf": 4, "inference_dropout": True})
+    assert not Runtime().channels_last_for("cpu", "huggan_pix2pix_unet", "bf16", unet)
+    plain = build_architecture("huggan_pix2pix_unet", {"ngf": 4})
+    assert Runtime().channels_last_for("cpu", "huggan_pix2pix_unet", "bf16", plain)
+    assert Runtime(channels_last="on").channels_last_for("cpu", "huggan_pix2pix_unet", "bf16", unet)
+    loaded = Studio(models_file=str(models_toml), device="cpu", precision="bf16").load("tiny-pix2pix")
+    assert not loaded.channels_last
 
 
 def test_the_loaded_model_carries_its_settings(models_toml):
@@ -169,6 +181,13 @@ def test_compiled_model_gives_the_eager_images(models_toml):
     b = compiled.translate("tiny-cyclegan", image).image
     assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 1
     assert loaded.compiled is not None  # it ran compiled, it did not fall back
+
+
+def test_models_that_keep_dropout_on_are_not_compiled(models_toml, caplog):
+    with caplog.at_level(logging.INFO, logger="gan_studio.runtime"):
+        loaded = Studio(models_file=str(models_toml), device="cpu", compile=True).load("tiny-pix2pix")
+    assert loaded.compiled is None
+    assert "not compiling tiny-pix2pix: it keeps dropout on at inference" in caplog.text
 
 
 def test_a_failing_compiled_model_falls_back_to_eager_with_a_warning(models_toml, caplog):
