@@ -315,6 +315,22 @@ def pipeline_call(case: dict[str, Any], studio: Any) -> Callable[[], list[Image.
     return call
 
 
+def rss_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def release_heap() -> None:
+    import gc
+
+    from gan_studio.models import _malloc_trim
+
+    gc.collect()
+    _malloc_trim()
+
+
 def reset_peak_rss() -> None:
     try:  # Linux: "5" resets the peak resident set size (VmHWM) of this process
         Path("/proc/self/clear_refs").write_text("5")
@@ -547,8 +563,9 @@ def tiling(case: dict[str, Any], device: str) -> list[dict[str, Any]]:
     for side, tiled in ((1024, False), (1024, True), (2048, True), (3072, True)):
         image = _photo(512).resize((side, side), Image.Resampling.BICUBIC)
         studio.translate(model_id, _photo(256), working_size=256)  # loaded before measuring memory
+        release_heap()  # what earlier sizes left in malloc's free lists is not counted as this one's
         reset_peak_rss()
-        before = peak_rss_mb()
+        before = rss_mb()
         t0 = time.perf_counter()
         if tiled:
             studio.translate(model_id, image, full_resolution=True)

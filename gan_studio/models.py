@@ -56,8 +56,9 @@ class LoadedModel:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """One forward pass (inside :meth:`inference`), compiled when the runtime asked for it.
 
-        If the compiled model fails (no C++ compiler, an unsupported operation), it is dropped with
-        a warning and this and later calls run eagerly.
+        If the compiled model fails (no C++ compiler, an unsupported operation) where the eager
+        module succeeds, it is dropped with a warning and later calls run eagerly; an input the
+        eager module refuses too raises that error and keeps the compiled model.
         """
         compiled = self.compiled
         if compiled is None:
@@ -69,10 +70,11 @@ class LoadedModel:
 
             if is_out_of_memory(exc):
                 raise
+            out = self.module(*args, **kwargs)  # raises if the input itself is wrong
             logger.warning("compiled %s failed (%s: %s); running it eagerly from now on",
                            self.spec.id, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
             self.compiled = None
-            return self.module(*args, **kwargs)
+            return out
 
 
 def _file_digest(path: Path) -> str:

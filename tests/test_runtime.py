@@ -206,6 +206,18 @@ def test_a_failing_compiled_model_falls_back_to_eager_with_a_warning(models_toml
     assert "compiled tiny-dcgan failed (RuntimeError: inductor: no C++ compiler); running it eagerly" in caplog.text
 
 
+def test_an_input_the_eager_model_refuses_too_keeps_the_compiled_model(models_toml):
+    loaded = Studio(models_file=str(models_toml), device="cpu", precision="fp32").load("tiny-dcgan")
+
+    def strict(*args, **kwargs):
+        raise ValueError("bad input")
+
+    loaded.compiled = strict
+    with pytest.raises(RuntimeError), loaded.inference():
+        loaded.forward(torch.zeros(1, 3, 5, 5))  # wrong shape for the eager module too
+    assert loaded.compiled is strict
+
+
 # ---- warm-up ---------------------------------------------------------------------------------------
 def test_warm_up_loads_the_default_model_of_each_job_and_reports_failures():
     studio = Studio(device="cpu")
