@@ -141,21 +141,13 @@ class CaseResult:
     default_precision: str | None = None
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def pipeline_ratio(self) -> float | None:
-        return None if self.pipeline_s is None else self.pipeline_s / self.reference_s
+    def over_reference(self, seconds: float | None) -> float | None:
+        return None if seconds is None else seconds / self.reference_s
 
-    @property
-    def app_ratio(self) -> float | None:
-        return None if self.app_s is None else self.app_s / self.reference_s
-
-    @property
-    def app_http_ratio(self) -> float | None:
-        return None if self.app_http_s is None else self.app_http_s / self.reference_s
-
-    @property
-    def default_ratio(self) -> float | None:
-        return None if self.default_s is None else self.default_s / self.reference_s
+    pipeline_ratio = property(lambda self: self.over_reference(self.pipeline_s))
+    app_ratio = property(lambda self: self.over_reference(self.app_s))
+    app_http_ratio = property(lambda self: self.over_reference(self.app_http_s))
+    default_ratio = property(lambda self: self.over_reference(self.default_s))
 
     def gflops(self) -> float:
         return self.flops / self.reference_s / 1e9
