@@ -453,14 +453,18 @@ def write_models_toml(tmp: Path, cases: list[dict[str, Any]]) -> Path:
 class HttpApp:
     """The launched app through Gradio's documented REST API (``/gradio_api/upload``,
     ``/gradio_api/call/<api_name>`` and its event stream, then the output files), with one
-    keep-alive ``httpx`` client: what a browser's request costs. ``gradio_client`` adds its own
-    polling (it checks for messages every 50 ms), measured apart on a bare echo app."""
+    keep-alive ``httpx`` client and one session, as a browser tab has: what a browser's request
+    costs (a call without a session makes Gradio set up a new session state each time).
+    ``gradio_client`` adds its own polling (every 50 ms), measured apart on a bare echo app."""
 
     def __init__(self, url: str) -> None:
+        import uuid
+
         import httpx
 
         self.url = url.rstrip("/")
         self.http = httpx.Client(timeout=120)
+        self.session_hash = uuid.uuid4().hex[:11]
 
     def upload(self, path: Path) -> dict[str, Any]:
         with open(path, "rb") as f:
@@ -469,7 +473,8 @@ class HttpApp:
         return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}}
 
     def call(self, api_name: str, data: list[Any], *, download: bool = True) -> Any:
-        response = self.http.post(f"{self.url}/gradio_api/call/{api_name}", json={"data": data})
+        response = self.http.post(f"{self.url}/gradio_api/call/{api_name}",
+                                  json={"data": data, "session_hash": self.session_hash})
         response.raise_for_status()
         event_id = response.json()["event_id"]
         event = out = None
