@@ -352,7 +352,7 @@ def run_case(case: dict[str, Any], studio: Any, default: Any, repeats: int, clie
     result.peak_rss_mb = peak_rss_mb()
     result.reference_s, result.pipeline_s, result.default_s = times["reference"], times["pipeline"], times["default"]
     result.default_precision = default.load(str(case["folder"])).precision
-    if client is not None and case["kind"] in ("generate", "translate", "colorize"):
+    if client is not None:
         app = app_call_time(client, http, case, repeats)
         result.app_s, result.app_http_s = app.get("app"), app.get("app_http")
     return result
@@ -534,13 +534,15 @@ def app_call_time(client: Any, http: HttpApp | None, case: dict[str, Any], repea
             calls["app"] = lambda: client.predict(handle_file(str(path)), model_id, case["size"], api_name="/colorize")
             if http is not None:
                 calls["app_http"] = lambda: http.call("colorize", [http.upload(path), model_id, case["size"]])
-        else:
+        else:  # translation, or StarGAN's attributes (the bench model has no exclusive groups)
+            attributes = ["Blond_Hair", "Male"] if case["kind"] == "multidomain" else []
             calls["app"] = lambda: client.predict(image=handle_file(str(path)), model=model_id,
-                                                  working_size=case["size"], full_resolution=False,
-                                                  api_name="/translate")
+                                                  attributes=attributes, working_size=case["size"],
+                                                  full_resolution=False, api_name="/translate")
             if http is not None:
                 calls["app_http"] = lambda: http.call(
-                    "translate", [http.upload(path), model_id, None, [], None, None, None, 0, case["size"], False])
+                    "translate", [http.upload(path), model_id, None, attributes, None, None, None, 0, case["size"],
+                                  False])
     try:
         return timed_interleaved(calls, repeats=repeats)
     except Exception as exc:  # noqa: BLE001 - the app's API may differ; report, don't crash the run
