@@ -76,11 +76,16 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
-def peak_rss_mb() -> float:
+def _status_mb(field: str) -> float:
+    """A memory line of /proc/self/status (``VmHWM``: peak resident set, ``VmRSS``: current) in MB."""
     for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return _status_mb("VmHWM")
 
 
 def flops_of(fn: Callable[[], Any]) -> int:
@@ -305,22 +310,6 @@ def pipeline_call(case: dict[str, Any], studio: Any) -> Callable[[], list[Image.
             result.png_bytes()
             return [result.image]
     return call
-
-
-def rss_mb() -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def release_heap() -> None:
-    import gc
-
-    from gan_studio.models import _malloc_trim
-
-    gc.collect()
-    _malloc_trim()
 
 
 def reset_peak_rss() -> None:
@@ -556,15 +545,17 @@ def tiling(case: dict[str, Any], device: str) -> list[dict[str, Any]]:
     untiled pass at the middle size for comparison."""
     from gan_studio.studio import Studio
 
+    from gan_studio.models import _release_memory
+
     studio = Studio(device=device)
     model_id = str(case["folder"])
+    studio.translate(model_id, _photo(256), working_size=256)  # loaded before measuring memory
     rows = []
     for side, tiled in ((1024, False), (1024, True), (2048, True), (3072, True)):
         image = _photo(512).resize((side, side), Image.Resampling.BICUBIC)
-        studio.translate(model_id, _photo(256), working_size=256)  # loaded before measuring memory
-        release_heap()  # what earlier sizes left in malloc's free lists is not counted as this one's
+        _release_memory()  # what earlier sizes left in malloc's free lists is not counted as this one's
         reset_peak_rss()
-        before = rss_mb()
+        before = _status_mb("VmRSS")
         t0 = time.perf_counter()
         if tiled:
             studio.translate(model_id, image, full_resolution=True)

@@ -277,7 +277,9 @@ def _load(spec: ModelSpec, variant: str | None, device: Any, runtime: Runtime) -
 def _release_memory() -> None:
     """Free what evicted models held: Python garbage, the CUDA cache, and (glibc) the heap pages
     malloc keeps for reuse, so the process's resident memory really goes down."""
+    import ctypes
     import gc
+    import sys
 
     gc.collect()
     try:
@@ -287,19 +289,11 @@ def _release_memory() -> None:
             torch.cuda.empty_cache()
     except ImportError:  # pragma: no cover
         pass
-    _malloc_trim()
-
-
-def _malloc_trim() -> None:
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
-        pass
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
+            pass
 
 
 def load_generator(
