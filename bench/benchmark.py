@@ -545,7 +545,7 @@ def tiling(case: dict[str, Any], device: str) -> list[dict[str, Any]]:
     untiled pass at the middle size for comparison."""
     from gan_studio.studio import Studio
 
-    from gan_studio.models import _release_memory
+    from gan_studio.memory import release_memory as _release_memory
 
     studio = Studio(device=device)
     model_id = str(case["folder"])

@@ -112,7 +112,7 @@ class ForwardBatcher:
                 j.out = out[start:start + j.z.shape[0]]
                 start += j.z.shape[0]
         except BaseException as exc:
-            from .pipelines.common import is_out_of_memory
+            from .memory import is_out_of_memory
 
             if len(jobs) > 1 and is_out_of_memory(exc):
                 # the merged batch did not fit: each request alone may (and retries smaller itself)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .errors import GanStudioError
 from .registry import TASK_OF_ARCHITECTURE
 

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from . import __version__
+from ._version import __version__
 from .errors import ImageInputError
 from .image_io import ensure_rgb
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError, HubEntryNotFoundError, WrongTaskError
+from .memory import release_memory
 from .registry import ModelSpec, Source, Task, load_registry
 from .runtime import Runtime
 
@@ -66,7 +67,7 @@ class LoadedModel:
         try:
             return compiled(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - compiling is an optimisation; the eager module still works
-            from .pipelines.common import is_out_of_memory
+            from .memory import is_out_of_memory
 
             if is_out_of_memory(exc):
                 raise
@@ -219,7 +220,7 @@ class ModelCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-        _release_memory()
+        release_memory()
 
     def get(self, spec: ModelSpec, variant: str | None, device: Any, runtime: Runtime | None = None) -> LoadedModel:
         """``spec``'s generator (``variant``) on ``device``, run the way ``runtime`` says (default: fp32,
@@ -256,7 +257,7 @@ class ModelCache:
             logger.info("evicting %s from the model cache (%.1f MB)", key[0], item.nbytes / 2**20)
             evicted = True
         if evicted:
-            _release_memory()
+            release_memory()
 
 
 def _load(spec: ModelSpec, variant: str | None, device: Any, runtime: Runtime) -> LoadedModel:
@@ -272,28 +273,6 @@ def _load(spec: ModelSpec, variant: str | None, device: Any, runtime: Runtime) -
     nbytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
     return LoadedModel(spec, variant, module, architecture, kwargs, revision, device, dtype, nbytes,
                        precision=precision, channels_last=channels_last, compiled=compiled)
-
-
-def _release_memory() -> None:
-    """Free what evicted models held: Python garbage, the CUDA cache, and (glibc) the heap pages
-    malloc keeps for reuse, so the process's resident memory really goes down."""
-    import ctypes
-    import gc
-    import sys
-
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover
-        pass
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
-            pass
 
 
 def load_generator(

@@ -16,11 +16,11 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .contract import GENERATION_TASKS, Task
 from .errors import CatalogueError, UnknownModelError
 
 logger = logging.getLogger(__name__)
@@ -31,26 +31,6 @@ CATALOGUE_FILE = PACKAGE_DIR / "catalogue.toml"
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-class Task(StrEnum):
-    """What the studio can do with a model; each task has a fixed call contract."""
-
-    UNCONDITIONAL = "unconditional"  # G(z)
-    CONDITIONAL = "conditional"  # G(z, labels)
-    TRANSLATION = "translation"  # G(x), x in [-1, 1]
-    MULTIDOMAIN = "multidomain"  # G(x, c_target)
-    COLORIZATION = "colorization"  # G(L) -> ab
-
-    @classmethod
-    def parse(cls, value: str, *, where: str = "") -> "Task":
-        try:
-            return cls(value)
-        except ValueError:
-            raise CatalogueError(
-                f"{where}unknown task {value!r}; choose one of: {', '.join(t.value for t in cls)}"
-            ) from None
-
-
-GENERATION_TASKS = (Task.UNCONDITIONAL, Task.CONDITIONAL)
 
 # The task each architecture (or preset) usually does; a model may say otherwise.
 TASK_OF_ARCHITECTURE: dict[str, str] = {

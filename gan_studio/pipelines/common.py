@@ -1,17 +1,23 @@
-"""What every pipeline shares: results with provenance, seeded forward passes, size rules."""
+"""What every pipeline shares: results with provenance, seeded forward passes, batches that survive
+running out of memory."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import logging
-
-from .. import __version__
-from ..errors import GanStudioError
+from .._version import __version__
+from ..errors import OutOfMemory
+from ..memory import free_accelerator_memory, is_out_of_memory
 from ..models import LoadedModel
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["OutOfMemory", "ProgressFn", "Result", "provenance", "report", "run_batches", "seeded"]
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +28,12 @@ ProgressFn = Callable[[float, str], None]
 class Result:
     """One output image and the parameters that reproduce it (written into the PNG)."""
 
-    image: Any  # PIL.Image.Image
+    image: Image.Image
     params: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # What the model was fed, as an image at the output's size (the crop, the working-size resize,
+    # the luminance a colorizer sees): the "before" of a before/after view. None for generators.
+    source: Image.Image | None = None
 
     def png_bytes(self) -> bytes:
         from ..metadata import png_bytes
@@ -84,21 +93,6 @@ def report(progress: ProgressFn | None, fraction: float, message: str) -> None:
         progress(min(max(fraction, 0.0), 1.0), message)
 
 
-class OutOfMemory(GanStudioError, MemoryError):
-    """The device ran out of memory even after a retry at a smaller batch."""
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is an accelerator (or allocator) out-of-memory error."""
-    import torch
-
-    oom_types = tuple(t for t in (getattr(torch, "OutOfMemoryError", None),
-                                  getattr(torch.cuda, "OutOfMemoryError", None)) if t is not None)
-    if oom_types and isinstance(exc, oom_types):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
 def run_batches(run: Callable[[list[Any]], list[Any]], items: list[Any], batch_size: int, *,
                 what: str = "images") -> Iterator[list[Any]]:
     """Yield ``run(chunk)`` over ``items`` in chunks of ``batch_size``; on out-of-memory, free the
@@ -113,7 +107,7 @@ def run_batches(run: Callable[[list[Any]], list[Any]], items: list[Any], batch_s
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
             if not is_out_of_memory(exc):
                 raise
-            _free_accelerator_memory()
+            free_accelerator_memory()
             if retried or len(chunk) == 1:
                 raise OutOfMemory(
                     f"out of memory on the device while generating {len(chunk)} {what} at once"
@@ -126,13 +120,3 @@ def run_batches(run: Callable[[list[Any]], list[Any]], items: list[Any], batch_s
             continue
         start += len(chunk)
         yield out
-
-
-def _free_accelerator_memory() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
