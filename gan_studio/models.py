@@ -86,14 +86,23 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def local_weight_file(source: Source) -> Path | None:
+    """The weight file a local source loads (the first of its ``files``, else of
+    :data:`DEFAULT_WEIGHT_FILES`, that exists), or None when there is none or the source is on the Hub."""
+    if source.is_hub:
+        return None
+    folder = Path(source.path or ".") / (source.subfolder or "")
+    return next((folder / n for n in (source.files or DEFAULT_WEIGHT_FILES) if (folder / n).is_file()), None)
+
+
 def _local_weights(source: Source) -> tuple[Path, Path]:
     """(weight file, folder) of a local source."""
     folder = Path(source.path or ".") / (source.subfolder or "")
     if not folder.is_dir():
         raise CheckpointError(f"model folder {str(folder)!r} does not exist")
-    for name in source.files or DEFAULT_WEIGHT_FILES:
-        if (folder / name).is_file():
-            return folder / name, folder
+    found = local_weight_file(source)
+    if found is not None:
+        return found, folder
     raise CheckpointError(
         f"model folder {str(folder)!r} has none of the weight files {list(source.files or DEFAULT_WEIGHT_FILES)}"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .models import ModelCache, LoadedModel
@@ -70,6 +71,16 @@ class Studio:
                 if loaded.batcher is None:
                     loaded.batcher = ForwardBatcher()
         return loaded
+
+    def weight_files(self, spec: ModelSpec) -> list[Path] | None:
+        """The local weight files ``spec`` loads (one per variant), without loading them; None when
+        its weights are on the Hub (fetched on first use). A missing file is left out."""
+        from .models import local_weight_file
+
+        sources = list(spec.variants.values()) or [spec.source]
+        if any(s.is_hub for s in sources):
+            return None
+        return [f for f in (local_weight_file(s) for s in sources) if f is not None]
 
     # ---- tasks --------------------------------------------------------------------------------
     def generate(self, model: str, *, seed: int = 0, n: int = 1, label: int | str | None = None,
