@@ -16,7 +16,6 @@ from typing import Any
 
 from ._version import __version__
 from .errors import GanStudioError
-from .registry import TASK_OF_ARCHITECTURE
 
 logger = logging.getLogger("gan_studio")
 
@@ -273,7 +272,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .architectures import resolve_architecture
+    from .architectures import resolve_architecture, task_of_architecture
     from .convert import build_and_load
     from .weights import extract_state_dict, load_weight_file, save_model_folder
 
@@ -290,7 +289,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     architecture, kwargs = resolve_architecture(args.architecture, user_kwargs)
     state = extract_state_dict(load_weight_file(src), args.key, source=src.name)
     module = build_and_load(state, architecture, kwargs, source=src.name)
-    task = args.task or TASK_OF_ARCHITECTURE.get(architecture)
+    task = args.task or task_of_architecture(architecture).value
     meta: dict[str, Any] = {"task": task, "converted_from": src.name, "license": args.license}
     if args.labels:
         meta["labels"] = args.labels

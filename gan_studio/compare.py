@@ -24,7 +24,7 @@ from typing import Any
 
 from .errors import WrongTaskError
 from .pipelines.common import ProgressFn, Result, report
-from .registry import GENERATION_TASKS, Task
+from .contract import GENERATION_TASKS, Task
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class _Recorder:
     def __call__(self, z: Any, labels: Any | None = None) -> Any:
         import torch
 
-        extra = {"steps": self.steps} if getattr(self.module, "takes_steps", False) else {}
+        extra = {"steps": self.steps} if self.module.contract.steps else {}
         with torch.inference_mode():
             z = z.to(device=self.device, dtype=self.dtype)
             if labels is None:
@@ -356,9 +356,9 @@ def compare(
         require_task(spec, *GENERATION_TASKS)
         report(progress, 0.02, f"loading {spec.id}")
         loaded[role] = studio.load(model)
-    if getattr(loaded["gan"].module, "takes_steps", False):
+    if loaded["gan"].contract.steps:
         raise WrongTaskError(f"{gan!r} is a diffusion model; pass a GAN generator as the GAN side")
-    if not getattr(loaded["diffusion"].module, "takes_steps", False):
+    if not loaded["diffusion"].contract.steps:
         raise WrongTaskError(
             f"{diffusion!r} ({loaded['diffusion'].architecture}) is not a diffusion model; pass one as the diffusion side"
         )

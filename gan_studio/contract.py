@@ -80,6 +80,7 @@ class Contract:
     truncation: str | None = None  # "trick": resample |z| > t; "input": G(z, c, truncation=t) (BigGAN)
     steps: bool = False  # takes a number of sampling steps (diffusion)
     default_steps: int | None = None  # the steps used when a call gives none
+    max_steps: int = 0  # the most steps a call may ask for
     # --- image models ---
     in_channels: int = 0  # image channels the model reads (0: no image input)
     condition_dim: int = 0  # length of the target vector c of G(x, c) (StarGAN's c_dim)

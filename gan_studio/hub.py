@@ -333,6 +333,35 @@ def file_exists(
         return False
 
 
+def upload_folder(
+    repo_id: str,
+    folder: str | os.PathLike[str],
+    *,
+    token: str | None = None,
+    private: bool = False,
+    commit_message: str = "Upload with gan_studio",
+    endpoint: str | None = None,
+) -> str:
+    """Create ``repo_id`` (a model repo) if needed and upload ``folder`` to it with ``token``, which is
+    used for this call only and never stored. Returns the commit URL; failures raise :class:`HubError`."""
+    from huggingface_hub import HfApi
+
+    _check_repo_id(repo_id)
+    s = _settings(endpoint, None, None)
+    if s.offline:
+        raise HubError(f"cannot upload to {repo_id!r}: the Hub is switched off (HF_HUB_OFFLINE)")
+    api = HfApi(endpoint=s.endpoint, token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message)
+    except Exception as exc:  # noqa: BLE001 - translated into a HubError naming the repo
+        translated = _translate(exc, s, repo_id, DEFAULT_REVISION, None, list_files=False)
+        if translated is exc:
+            raise HubError(f"cannot upload to {repo_id!r}: {_short(exc)}") from exc
+        raise translated from None
+    return str(getattr(info, "commit_url", info))
+
+
 def resolved_revision(path: str | os.PathLike[str]) -> str | None:
     """The commit sha of a file or folder inside the Hub cache (``…/models--a--b/snapshots/<sha>/…``).
 

@@ -11,18 +11,23 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .contract import Contract, Task
 from .errors import CheckpointError, HubEntryNotFoundError, WrongTaskError
+from .folder import CONFIG_NAME, DEFAULT_WEIGHT_FILES
 from .memory import release_memory
-from .registry import ModelSpec, Source, Task, load_registry
+from .registry import ModelSpec, Source, load_registry
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    import torch
+
+    from .architectures import Generator
+    from .batching import ForwardBatcher
 
 logger = logging.getLogger(__name__)
 
-# Weight files looked for, in order, when a source does not name its files.
-DEFAULT_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "latest_net_G.pth", "model.pth", "model.pt",
-                        "diffusion_pytorch_model.safetensors")  # the last: diffusers folders (architecture diffusion)
 DEFAULT_CACHE_BYTES = int(os.environ.get("GAN_STUDIO_CACHE_MB", "2048")) * 1024 * 1024
 
 
@@ -32,17 +37,27 @@ class LoadedModel:
 
     spec: ModelSpec
     variant: str | None
-    module: Any  # torch.nn.Module, in eval mode, on `device` with `dtype`
+    module: Generator  # in eval mode, on `device` with `dtype`
     architecture: str
     kwargs: dict[str, Any]
     revision: str  # Hub commit sha, or "local-<sha256 prefix>" of the weight file
-    device: Any
-    dtype: Any  # of the weights and the inputs (float32 under bf16 autocast)
+    device: torch.device | str
+    dtype: torch.dtype  # of the weights and the inputs (float32 under bf16 autocast)
     nbytes: int
-    batcher: Any = None  # a gan_studio.batching.ForwardBatcher when concurrent calls may share passes
+    batcher: ForwardBatcher | None = None  # set when concurrent calls may share forward passes
     precision: str = "fp32"  # fp32, bf16 (autocast) or fp16 (see gan_studio.runtime)
     channels_last: bool = False
     compiled: Any = None  # the module's torch.compile wrapper, when the runtime asks for one
+
+    @property
+    def contract(self) -> Contract:
+        """What the architecture declares: how it is called and what it tolerates."""
+        return self.module.contract
+
+    @property
+    def task(self) -> Task:
+        """The task the studio uses this model for (the registry's, which a folder may set)."""
+        return self.spec.task
 
     @contextlib.contextmanager
     def inference(self) -> Iterator[None]:
@@ -109,7 +124,7 @@ def _local_weights(source: Source) -> tuple[Path, Path]:
 
 
 def _hub_weights(source: Source) -> tuple[Path, Path | None, str]:
-    """(weight file, local copy of config.json or None, commit) of a Hub source."""
+    """(weight file, the local folder holding its config.json or None, commit) of a Hub source."""
     from . import hub
 
     def remote(name: str) -> str:
@@ -129,81 +144,69 @@ def _hub_weights(source: Source) -> tuple[Path, Path | None, str]:
     config = None
     if not source.files:  # our own format: config.json beside the weights
         try:
-            config = hub.download_file(source.repo_id, remote("config.json"), revision=source.revision)
+            config = hub.download_file(source.repo_id, remote(CONFIG_NAME), revision=source.revision)
         except HubEntryNotFoundError:
             config = None
     commit = hub.resolved_revision(path) or (source.revision or "main")
-    return Path(path), (Path(config) if config else None), commit
+    return Path(path), (Path(config).parent if config else None), commit
 
 
-def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Any, str, dict[str, Any], str]:
-    """Build ``spec``'s generator on CPU with its weights loaded strictly.
+def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Generator, str, dict[str, Any], str]:
+    """Build ``spec``'s generator on CPU with its weights loaded strictly, in eval mode.
 
-    Returns ``(module, architecture, kwargs, revision)``.
+    Returns ``(module, architecture, kwargs, revision)``. A model folder's ``config.json`` (read by
+    :func:`gan_studio.folder.read_model_folder`) overrides the spec's architecture and kwargs.
     """
-    from .architectures import resolve_architecture
+    from .architectures import architecture_class, resolve_architecture
     from .convert import build_and_load
-    from .weights import extract_state_dict, load_weight_file, read_config
+    from .folder import read_model_folder
+    from .weights import extract_state_dict, load_weight_file
 
     source = spec.source_for(variant)
-    if spec.architecture == "diffusion":
-        return _build_diffusion(spec, source)
-    kwargs = dict(spec.kwargs)
-    architecture = spec.architecture
-    if source.is_hub:
-        weights, config_path, revision = _hub_weights(source)
-        if config_path is not None:
-            config = read_config(config_path.parent)
-            meta = config.pop("_gan_studio", {}) or {}
-            architecture = meta.get("architecture", architecture)
-            kwargs = config
+    if architecture_class(spec.architecture).own_folder_format:
+        module, architecture, kwargs, revision = _build_own_format(spec, source)
     else:
-        weights, folder = _local_weights(source)
-        if (folder / "config.json").is_file():
-            config = read_config(folder)
-            meta = config.pop("_gan_studio", {}) or {}
-            architecture = meta.get("architecture", architecture)
-            kwargs = config
-        revision = f"local-{_file_digest(weights)}"
-    architecture, kwargs = resolve_architecture(architecture, kwargs)
-    state = extract_state_dict(load_weight_file(weights), source.key, source=weights.name)
-    module = build_and_load(state, architecture, kwargs, source=f"{spec.id} ({weights.name})")
+        kwargs = dict(spec.kwargs)
+        architecture = spec.architecture
+        if source.is_hub:
+            weights, config_folder, revision = _hub_weights(source)
+        else:
+            weights, config_folder = _local_weights(source)
+            revision = f"local-{_file_digest(weights)}"
+        if config_folder is not None and (config_folder / CONFIG_NAME).is_file():
+            folder = read_model_folder(config_folder)
+            architecture = folder.architecture or architecture
+            kwargs = folder.kwargs
+        architecture, kwargs = resolve_architecture(architecture, kwargs)
+        state = extract_state_dict(load_weight_file(weights), source.key, source=weights.name)
+        module = build_and_load(state, architecture, kwargs, source=f"{spec.id} ({weights.name})")
     module.eval()
     module.requires_grad_(False)
     return module, architecture, kwargs, revision
 
 
-# Files of a diffusers model fetched from the Hub: the UNet (flat layout as in google/ddpm-cifar10-32,
-# or a pipeline's unet/ subfolder) and its noise schedule; weights from safetensors only.
-def _diffusers_patterns(subfolder: str | None) -> list[str]:
-    from .architectures.diffusion import SCHEDULER_CONFIG, UNET_CONFIG, UNET_WEIGHTS
+def _build_own_format(spec: ModelSpec, source: Source) -> tuple[Generator, str, dict[str, Any], str]:
+    """A model whose architecture keeps its own folder format (a diffusers UNet + schedule): the local
+    folder, or a Hub snapshot of the files the architecture names, loaded whole."""
+    from .architectures import architecture_class
 
-    prefix = f"{subfolder}/" if subfolder else ""
-    return [f"{prefix}{UNET_CONFIG}", f"{prefix}{UNET_WEIGHTS}", f"{prefix}{SCHEDULER_CONFIG}",
-            f"scheduler/{SCHEDULER_CONFIG}", "model_index.json"]
-
-
-def _build_diffusion(spec: ModelSpec, source: Source) -> tuple[Any, str, dict[str, Any], str]:
-    """A diffusers ``UNet2DModel`` folder (local, or a Hub snapshot through :mod:`gan_studio.hub`)
-    as a :class:`~gan_studio.architectures.diffusion.DiffusionGenerator`."""
-    from .architectures.diffusion import UNET_WEIGHTS, find_unet_folder, load_diffusion_folder
-
+    cls = architecture_class(spec.architecture)
     if source.is_hub:
         from . import hub
 
         assert source.repo_id is not None
         snapshot = hub.download_snapshot(source.repo_id, revision=source.revision,
-                                         allow_patterns=_diffusers_patterns(source.subfolder))
+                                         allow_patterns=list(cls.hub_files(source.subfolder)))
         folder = snapshot / (source.subfolder or "")
         revision = hub.resolved_revision(snapshot) or (source.revision or "main")
     else:
         folder = Path(source.path or ".") / (source.subfolder or "")
         if not folder.is_dir():
             raise CheckpointError(f"model folder {str(folder)!r} does not exist")
-        weights = find_unet_folder(folder) / UNET_WEIGHTS
-        revision = f"local-{_file_digest(weights)}" if weights.is_file() else "local"
-    module, kwargs, _meta = load_diffusion_folder(folder)
-    return module, "diffusion", kwargs, revision
+        weights = cls.local_weights(folder)
+        revision = f"local-{_file_digest(weights)}" if weights is not None else "local"
+    module = cls.load_folder(folder)
+    return module, cls.architecture, module.config, revision
 
 
 class ModelCache:
@@ -274,11 +277,13 @@ def _load(spec: ModelSpec, variant: str | None, device: Any, runtime: Runtime) -
     from .runtime import prepare_module, weight_dtype
 
     module, architecture, kwargs, revision = build_generator(spec, variant)
-    precision = runtime.precision_for(device, architecture)
+    contract = module.contract
+    precision = runtime.precision_for(device, contract)
     dtype = weight_dtype(precision)
     module = module.to(device=device, dtype=dtype)
-    channels_last = runtime.channels_last_for(device, architecture, precision, module)
-    module, compiled = prepare_module(module, channels_last=channels_last, compile=runtime.compile, name=spec.id)
+    channels_last = runtime.channels_last_for(device, contract, precision)
+    module, compiled = prepare_module(module, contract, channels_last=channels_last, compile=runtime.compile,
+                                      name=spec.id)
     nbytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
     return LoadedModel(spec, variant, module, architecture, kwargs, revision, device, dtype, nbytes,
                        precision=precision, channels_last=channels_last, compiled=compiled)

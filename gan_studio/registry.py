@@ -20,65 +20,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .contract import GENERATION_TASKS, Task
+from .contract import Task
 from .errors import CatalogueError, UnknownModelError
+from .paths import DATA_ROOT, PACKAGE_DIR
 
 logger = logging.getLogger(__name__)
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_ROOT = PACKAGE_DIR.parent
+REPO_ROOT = DATA_ROOT  # catalogue paths are relative to the folder holding checkpoints/
 CATALOGUE_FILE = PACKAGE_DIR / "catalogue.toml"
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-
-
-# The task each architecture (or preset) usually does; a model may say otherwise.
-TASK_OF_ARCHITECTURE: dict[str, str] = {
-    "dcgan": "unconditional",
-    "conditional_dcgan": "conditional",
-    "cyclegan_resnet": "translation",
-    "pix2pix_unet": "translation",
-    "resnet_6blocks": "translation",
-    "resnet_9blocks": "translation",
-    "unet_128": "translation",
-    "unet_256": "translation",
-    "stargan": "multidomain",
-    "colorization_unet": "colorization",
-    "animegan2": "translation",
-    "huggan_pix2pix_unet": "translation",
-    "huggan_cyclegan_resnet": "translation",
-    "biggan_deep": "conditional",
-    # diffusers UNet2DModel + noise schedule (gan_studio/architectures/diffusion.py); class-conditional
-    # when its config has num_class_embeds, see diffusers_meta()
-    "diffusion": "unconditional",
-}
-
-DIFFUSERS_UNET_CLASS = "UNet2DModel"
-
-
-def is_diffusers_config(config: dict[str, Any]) -> bool:
-    """Whether a ``config.json`` is a diffusers ``UNet2DModel`` config (``_class_name``)."""
-    return isinstance(config, dict) and config.get("_class_name") == DIFFUSERS_UNET_CLASS
-
-
-def diffusers_meta(config: dict[str, Any]) -> dict[str, Any]:
-    """Studio metadata of a diffusers ``UNet2DModel`` config: its ``_gan_studio`` block if it has one,
-    completed from the UNet config (architecture ``diffusion``; task conditional when it has
-    ``num_class_embeds``, with class names 0 … n-1 unless named; image size; channels)."""
-    own = config.get("_gan_studio")
-    meta: dict[str, Any] = dict(own) if isinstance(own, dict) else {}
-    meta.setdefault("architecture", "diffusion")
-    num_embeds = int(config.get("num_class_embeds") or 0)
-    num_classes = num_embeds - (1 if meta.get("null_class") is not None else 0)
-    meta.setdefault("task", "conditional" if num_embeds else "unconditional")
-    if meta["task"] == "conditional" and not meta.get("labels"):
-        meta["labels"] = [str(i) for i in range(num_classes)]
-    size = config.get("sample_size") or 0
-    if isinstance(size, list):
-        size = size[0] if len(set(size)) == 1 else 0
-    meta.setdefault("image_size", int(size))
-    meta.setdefault("channels", int(config.get("out_channels", config.get("in_channels", 3))))
-    return meta
 
 
 @dataclass(frozen=True)
@@ -162,18 +113,29 @@ class ModelSpec:
         }
 
 
-def _config_meta(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(kwargs, _gan_studio meta) from a model folder's config.json."""
-    from .weights import read_config
+def folder_meta(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(kwargs, studio meta)`` of a local model folder, read by :func:`gan_studio.folder.read_model_folder`;
+    a foreign config (no ``_gan_studio`` architecture, e.g. a diffusers UNet) is described by the
+    architecture that recognises it."""
+    from .folder import read_model_folder
 
-    config = read_config(folder)
-    if is_diffusers_config(config):
-        meta = diffusers_meta(config)
-        return {k: v for k, v in config.items() if not k.startswith("_")}, meta
-    meta = config.pop("_gan_studio", {}) or {}
-    if not isinstance(meta, dict):
-        raise CatalogueError(f"{folder}/config.json: '_gan_studio' must be an object")
-    return config, meta
+    info = read_model_folder(folder)
+    return info.kwargs, config_meta(info.config, info.meta)
+
+
+def config_meta(config: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """The studio meta of a config: its ``_gan_studio`` block when that names the architecture and the
+    task (no torch needed), else what the architecture that recognises the config makes of it."""
+    if meta.get("architecture") and meta.get("task"):
+        return meta
+    from .architectures import recognise_config, task_of_architecture
+
+    recognised = recognise_config(config)
+    if recognised is not None:
+        return recognised[1]
+    if meta.get("architecture"):
+        return {**meta, "task": task_of_architecture(str(meta["architecture"])).value}
+    return meta
 
 
 def _as_tuple_of_str(value: Any, *, where: str, name: str) -> tuple[str, ...]:
@@ -254,7 +216,7 @@ def spec_from_entry(entry: dict[str, Any], *, base: Path, origin: str, builtin: 
     for candidate in [source, *variants.values()]:
         folder = Path(candidate.path or "") / (candidate.subfolder or "")
         if not candidate.is_hub and candidate.path and (folder / "config.json").is_file():
-            kwargs, meta = _config_meta(folder)
+            kwargs, meta = folder_meta(folder)
             break
     for candidate in [source, *variants.values()]:
         readme = Path(candidate.path or "") / (candidate.subfolder or "") / "README.md"
@@ -335,11 +297,10 @@ def spec_from_folder(folder: str | os.PathLike[str], *, model_id: str | None = N
 def spec_from_hub_config(repo_id: str, config: dict[str, Any], *, revision: str | None, architecture: str | None) -> ModelSpec:
     """A spec for an uncatalogued Hub repo from its downloaded ``config.json`` (ours, or a diffusers
     ``UNet2DModel`` config such as ``google/ddpm-cifar10-32``'s)."""
-    if is_diffusers_config(config):
-        meta = diffusers_meta(config)
-        config = {k: v for k, v in config.items() if not k.startswith("_")}
-    else:
-        meta = config.pop("_gan_studio", {}) or {}
+    from .folder import split_config
+
+    kwargs, meta = split_config(config, where=f"{repo_id}: config.json")
+    meta = config_meta(config, meta)
     arch = architecture or meta.get("architecture")
     if arch is None:
         raise UnknownModelError(
@@ -351,8 +312,8 @@ def spec_from_hub_config(repo_id: str, config: dict[str, Any], *, revision: str 
         "hub": repo_id,
         "revision": revision,
         "architecture": arch,
-        "task": meta.get("task") or TASK_OF_ARCHITECTURE.get(str(arch)),
-        "kwargs": {k: v for k, v in config.items()},
+        "task": meta.get("task") or _usual_task(str(arch)),
+        "kwargs": kwargs,
     }
     for name in ("image_size", "channels", "labels", "exclusive", "preprocess", "license", "description"):
         if name in meta:
@@ -360,6 +321,16 @@ def spec_from_hub_config(repo_id: str, config: dict[str, Any], *, revision: str 
     if entry["task"] is None:
         raise UnknownModelError(f"Hub repo {repo_id!r}: its config.json does not say which task the model does")
     return spec_from_entry({k: v for k, v in entry.items() if v is not None}, base=REPO_ROOT, origin=repo_id)
+
+
+def _usual_task(architecture: str) -> str | None:
+    from .architectures import task_of_architecture
+    from .errors import UnknownArchitectureError
+
+    try:
+        return task_of_architecture(architecture).value
+    except UnknownArchitectureError:
+        return None
 
 
 class Registry:

@@ -22,7 +22,12 @@ import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .errors import UserInputError
+
+if TYPE_CHECKING:
+    from .contract import Contract
 
 logger = logging.getLogger(__name__)
 
@@ -33,23 +38,13 @@ CHANNELS_LAST_CHOICES = ("auto", "on", "off")
 # tests/test_runtime.py checks every embedded model against it, the benchmark prints it per case.
 BF16_MIN_PSNR = 35.0
 
-# (architecture, precision) pairs where channels-last was faster on CPU (by more than the 5 % noise)
-# in the benchmark's optimisation table (docs/benchmarks.md): the DCGAN-style transposed-convolution
-# generators, AnimeGANv2, the colorization U-Net, and the HugGAN U-Net under bf16. Slower or no
-# better for the ResNet translators, StarGAN and BigGAN. Never for a model that keeps dropout on at
-# inference (pix2pix, though faster there too): dropout masks are drawn in memory order, so
-# channels-last would change its images (see keeps_dropout_on).
-CHANNELS_LAST_WINS: frozenset[tuple[str, str]] = frozenset({
-    ("dcgan", "fp32"), ("dcgan", "bf16"),
-    ("conditional_dcgan", "fp32"), ("conditional_dcgan", "bf16"),
-    ("animegan2", "fp32"), ("animegan2", "bf16"),
-    ("colorization_unet", "fp32"), ("colorization_unet", "bf16"),
-    ("huggan_pix2pix_unet", "bf16"),
-})
-
-# Architectures kept out of automatic bf16 (precision "auto"): a diffusion sampler runs tens of
-# network evaluations and accumulates the rounding; the studio keeps it in fp32 unless asked.
-NO_AUTO_BF16: frozenset[str] = frozenset({"diffusion"})
+# Where channels-last was faster on CPU (by more than the 5 % noise) in the benchmark's optimisation
+# table (docs/benchmarks.md) is declared by each architecture (Contract.channels_last: the DCGAN-style
+# transposed-convolution generators, AnimeGANv2 and the colorization U-Net in fp32 and bf16, the HugGAN
+# U-Net under bf16); slower or no better for the ResNet translators, StarGAN and BigGAN. Never for a
+# model that keeps dropout on at inference (pix2pix): its masks are drawn in memory order, so
+# channels-last would change its images. A diffusion sampler declares auto_bf16=False: tens of network
+# evaluations accumulate the rounding, so it stays in fp32 unless asked.
 
 
 @functools.lru_cache(maxsize=1)
@@ -83,22 +78,22 @@ class Runtime:
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+            raise UserInputError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if self.channels_last not in CHANNELS_LAST_CHOICES:
-            raise ValueError(f"unknown channels-last setting {self.channels_last!r}; "
+            raise UserInputError(f"unknown channels-last setting {self.channels_last!r}; "
                              f"choose one of: {', '.join(CHANNELS_LAST_CHOICES)}")
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be at least 1, got {self.threads}")
+            raise UserInputError(f"threads must be at least 1, got {self.threads}")
 
     def check(self, device: Any) -> None:
         """Raise ``ValueError`` if this runtime cannot run on ``device``."""
         import torch
 
         if self.precision == "fp16" and torch.device(device).type == "cpu":
-            raise ValueError("precision 'fp16' needs a CUDA or MPS device; on CPU use 'bf16', 'fp32' or 'auto'")
+            raise UserInputError("precision 'fp16' needs a CUDA or MPS device; on CPU use 'bf16', 'fp32' or 'auto'")
 
-    def precision_for(self, device: Any, architecture: str) -> str:
-        """The concrete precision (``fp32``, ``bf16`` or ``fp16``) for ``architecture`` on ``device``."""
+    def precision_for(self, device: Any, contract: Contract) -> str:
+        """The concrete precision (``fp32``, ``bf16`` or ``fp16``) for a model with ``contract`` on ``device``."""
         import torch
 
         if self.precision != "auto":
@@ -106,19 +101,17 @@ class Runtime:
         kind = torch.device(device).type
         if kind == "cuda":
             return "fp16"
-        if kind == "cpu" and architecture not in NO_AUTO_BF16 and cpu_has_native_bf16():
+        if kind == "cpu" and contract.auto_bf16 and cpu_has_native_bf16():
             return "bf16"
         return "fp32"
 
-    def channels_last_for(self, device: Any, architecture: str, precision: str, module: Any = None) -> bool:
-        """Whether ``architecture`` (``module``, if given) runs in channels-last memory format."""
+    def channels_last_for(self, device: Any, contract: Contract, precision: str) -> bool:
+        """Whether a model with ``contract`` runs in channels-last memory format at ``precision``."""
         import torch
 
         if self.channels_last != "auto":
             return self.channels_last == "on"
-        if module is not None and keeps_dropout_on(module):
-            return False
-        return torch.device(device).type == "cpu" and (architecture, precision) in CHANNELS_LAST_WINS
+        return torch.device(device).type == "cpu" and precision in contract.channels_last
 
     def apply_threads(self) -> None:
         """Set torch's intra-op thread count if ``threads`` is given (process-wide)."""
@@ -126,12 +119,6 @@ class Runtime:
             import torch
 
             torch.set_num_threads(self.threads)
-
-
-def keeps_dropout_on(module: Any) -> bool:
-    """Whether ``module`` draws dropout masks at inference (pix2pix's reference behaviour); their
-    random numbers depend on memory format and on compiled code, so such models run as they are."""
-    return any(getattr(m, "active_in_eval", False) for m in module.modules())
 
 
 def weight_dtype(precision: str) -> Any:
@@ -153,18 +140,20 @@ def autocast_for(device: Any, precision: str) -> Iterator[None]:
         yield
 
 
-def prepare_module(module: Any, *, channels_last: bool, compile: bool, name: str) -> tuple[Any, Any]:
+def prepare_module(module: Any, contract: Contract, *, channels_last: bool, compile: bool,
+                   name: str) -> tuple[Any, Any]:
     """``(module, compiled)``: ``module`` in the chosen memory format, and its ``torch.compile``
-    wrapper (None when not compiling, or when compiling is not available)."""
+    wrapper (None when not compiling, when its contract says compiling would change its outputs, or
+    when compiling is not available)."""
     import torch
 
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
     compiled = None
-    if compile and keeps_dropout_on(module):
-        # pix2pix keeps dropout on at inference; compiled code draws its own random numbers, so its
-        # masks (and images) would differ from the eager module's for the same seed
-        logger.info("not compiling %s: it keeps dropout on at inference (compiled dropout draws other masks)", name)
+    if compile and not contract.compile:
+        # e.g. pix2pix keeps dropout on at inference; compiled code draws its own random numbers, so
+        # its masks (and images) would differ from the eager module's for the same seed
+        logger.info("not compiling %s: its contract says compiled code would change its outputs", name)
     elif compile:
         try:
             compiled = torch.compile(module)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .models import ModelCache, LoadedModel
+from .models import LoadedModel, ModelCache
 from .pipelines.common import ProgressFn, Result
 from .registry import ModelSpec, Registry, load_registry
 
@@ -129,16 +129,17 @@ class Studio:
 
     # ---- warm-up ------------------------------------------------------------------------------
     def default_models(self) -> list[str]:
-        """The first local (embedded or folder) model of each job: generation, translation,
-        multi-domain translation, colorization, in registry order; Hub models are not fetched."""
-        from .registry import Task
+        """The first local (embedded or folder) model of each job (generate, translate, colorize; see
+        :data:`gan_studio.contract.JOBS`) and of each image task within it, in registry order; Hub
+        models and architectures that declare ``warm_up = False`` (diffusion samplers) are left out."""
+        from .architectures import architecture_class
+        from .contract import GENERATION_TASKS, IMAGE_TASKS
 
-        groups = [(Task.UNCONDITIONAL, Task.CONDITIONAL), (Task.TRANSLATION,), (Task.MULTIDOMAIN,),
-                  (Task.COLORIZATION,)]
+        groups = [GENERATION_TASKS, *((task,) for task in IMAGE_TASKS)]
         out: list[str] = []
         for tasks in groups:
             spec = next((s for s in self.registry if s.task in tasks and not s.source.is_hub
-                         and s.architecture != "diffusion"), None)
+                         and architecture_class(s.architecture).warm_up), None)
             if spec is not None:
                 out.append(spec.id)
         return out
@@ -151,16 +152,17 @@ class Studio:
 
         from PIL import Image
 
-        from .registry import Task
+        from .contract import GENERATION_TASKS, Task
+        from .pipelines.common import working_size_for
 
         done: dict[str, float | str] = {}
         for model in list(models) if models is not None else self.default_models():
             t0 = time.perf_counter()
             try:
                 spec = self.spec(model)
-                side = int(spec.preprocess.get("working_size") or spec.image_size or 256)
+                side = working_size_for(spec)
                 grey = Image.new("RGB", (side, side), (128, 128, 128))
-                if spec.task in (Task.UNCONDITIONAL, Task.CONDITIONAL):
+                if spec.task in GENERATION_TASKS:
                     self.generate(model, seed=0, n=1)
                 elif spec.task == Task.TRANSLATION:
                     self.translate(model, grey)

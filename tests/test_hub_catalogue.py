@@ -313,7 +313,7 @@ def test_biggan_entry_reduced_config_downloads_loads_and_matches(hub_server, cat
         "pytorch_model.bin": torch_bytes(reference.state_dict()),
     })
     module, architecture, _, _ = build_generator(spec)
-    assert architecture == "biggan_deep" and module.takes_truncation
+    assert architecture == "biggan_deep" and module.contract.takes_truncation_input
     z = torch.randn(3, 8, generator=torch.Generator().manual_seed(1)).clamp(-1, 1)
     labels = torch.tensor([0, 4, 9])
     with torch.no_grad():

@@ -74,7 +74,7 @@ def test_catalogue_entry_downloads_and_runs(studio, photo, model_id, variant):
         assert loaded.revision == source.revision
     if spec.task in (Task.UNCONDITIONAL, Task.CONDITIONAL):
         label = "goldfish" if spec.labels and "goldfish" in spec.labels else None
-        truncation = 0.4 if getattr(loaded.module, "takes_truncation", False) else None
+        truncation = 0.4 if loaded.contract.takes_truncation_input else None
         first, second = studio.generate(model_id, seed=0, n=2, label=label, truncation=truncation)
         a = _check_image(first.image, (spec.image_size, spec.image_size))
         b = _check_image(second.image)

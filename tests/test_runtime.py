@@ -18,8 +18,9 @@ import pytest
 import torch
 from PIL import Image
 
+from gan_studio.contract import Contract, Task
 from gan_studio.registry import load_registry
-from gan_studio.runtime import BF16_MIN_PSNR, CHANNELS_LAST_WINS, Runtime, cpu_has_native_bf16
+from gan_studio.runtime import BF16_MIN_PSNR, Runtime, cpu_has_native_bf16
 from gan_studio.studio import Studio
 
 try:
@@ -76,29 +77,38 @@ def test_runtime_refuses_unknown_settings_naming_the_choices():
         Studio(device="cpu", precision="fp16")
 
 
+def _contract(name: str, **kwargs: object) -> Contract:
+    """The declared contract of a small instance of architecture ``name``."""
+    from gan_studio.architectures import build_architecture
+
+    small = {"dcgan": {"ngf": 4}, "cyclegan_resnet": {"ngf": 4, "n_blocks": 1}, "stargan": {"conv_dim": 4, "repeat_num": 1},
+             "pix2pix_unet": {"ngf": 4, "num_downs": 5}, "huggan_pix2pix_unet": {"ngf": 4}}
+    return build_architecture(name, {**small.get(name, {}), **kwargs}).contract
+
+
 def test_automatic_choices_follow_the_device_the_cpu_and_the_measured_table():
     auto = Runtime()
-    assert auto.precision_for("cuda", "cyclegan_resnet") == "fp16"
-    assert auto.precision_for("mps", "cyclegan_resnet") == "fp32"
-    assert auto.precision_for("cpu", "cyclegan_resnet") == ("bf16" if cpu_has_native_bf16() else "fp32")
-    assert auto.precision_for("cpu", "diffusion") == "fp32"  # kept out of automatic bf16
-    assert Runtime(precision="fp32").precision_for("cuda", "dcgan") == "fp32"
-    assert auto.channels_last_for("cpu", "dcgan", "bf16") and auto.channels_last_for("cpu", "dcgan", "fp32")
-    assert not auto.channels_last_for("cpu", "cyclegan_resnet", "bf16")  # measured slower
-    assert not auto.channels_last_for("cpu", "pix2pix_unet", "bf16")  # would change its dropout masks
-    assert not auto.channels_last_for("cuda", "dcgan", "fp16")  # not measured on a GPU: not automatic
-    assert Runtime(channels_last="on").channels_last_for("cuda", "stargan", "fp16")
-    assert ("pix2pix_unet", "bf16") not in CHANNELS_LAST_WINS
+    resnet, dcgan, pix2pix = _contract("cyclegan_resnet"), _contract("dcgan"), _contract("pix2pix_unet")
+    diffusion = Contract(task=Task.UNCONDITIONAL, latent_dim=16, steps=True, auto_bf16=False)  # as DiffusionGenerator declares
+    assert auto.precision_for("cuda", resnet) == "fp16"
+    assert auto.precision_for("mps", resnet) == "fp32"
+    assert auto.precision_for("cpu", resnet) == ("bf16" if cpu_has_native_bf16() else "fp32")
+    assert auto.precision_for("cpu", diffusion) == "fp32"  # kept out of automatic bf16
+    assert Runtime(precision="fp32").precision_for("cuda", dcgan) == "fp32"
+    assert auto.channels_last_for("cpu", dcgan, "bf16") and auto.channels_last_for("cpu", dcgan, "fp32")
+    assert not auto.channels_last_for("cpu", resnet, "bf16")  # measured slower
+    assert not auto.channels_last_for("cpu", pix2pix, "bf16")  # would change its dropout masks
+    assert not auto.channels_last_for("cuda", dcgan, "fp16")  # not measured on a GPU: not automatic
+    assert Runtime(channels_last="on").channels_last_for("cuda", _contract("stargan"), "fp16")
+    assert "bf16" not in pix2pix.channels_last and not pix2pix.compile and pix2pix.stochastic
 
 
 def test_models_that_keep_dropout_on_stay_contiguous_unless_asked(models_toml):
-    from gan_studio.architectures import build_architecture
-
-    unet = build_architecture("huggan_pix2pix_unet", {"ngf": 4, "inference_dropout": True})
-    assert not Runtime().channels_last_for("cpu", "huggan_pix2pix_unet", "bf16", unet)
-    plain = build_architecture("huggan_pix2pix_unet", {"ngf": 4})
-    assert Runtime().channels_last_for("cpu", "huggan_pix2pix_unet", "bf16", plain)
-    assert Runtime(channels_last="on").channels_last_for("cpu", "huggan_pix2pix_unet", "bf16", unet)
+    unet = _contract("huggan_pix2pix_unet", inference_dropout=True)
+    assert not Runtime().channels_last_for("cpu", unet, "bf16")
+    plain = _contract("huggan_pix2pix_unet")
+    assert Runtime().channels_last_for("cpu", plain, "bf16")
+    assert Runtime(channels_last="on").channels_last_for("cpu", unet, "bf16")
     loaded = Studio(models_file=str(models_toml), device="cpu", precision="bf16").load("tiny-pix2pix")
     assert not loaded.channels_last
 

@@ -1,7 +1,9 @@
 """Generator architectures: an explicit name -> class table, presets, and a checked builder.
 
 Constructor keyword arguments are the config (``config.json``); every class loads its published
-layout with ``load_state_dict(strict=True)``. See docs/architecture.md for the call contracts.
+layout with ``load_state_dict(strict=True)`` and declares its :class:`~gan_studio.contract.Contract`.
+Adding an architecture = its own file + one line in :data:`ARCHITECTURES` (+ catalogue entries);
+see "Adding an architecture" in docs/architecture.md.
 
 This package imports torch; ``gan_studio/__init__.py`` must not import it eagerly.
 """
@@ -12,14 +14,15 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from torch import nn
-
+from ..contract import Task
 from ..errors import UnknownArchitectureError
 from .animegan import AnimeGANv2Generator
+from .base import Generator
 from .biggan import BigGANDeepGenerator
 from .colorization import ColorizationUNet
 from .conditional import ConditionalDCGANGenerator
 from .dcgan import DCGANGenerator
+from .diffusion import DiffusionGenerator
 from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
 from .resnet import ResnetGenerator
 from .stargan import StarGANGenerator
@@ -33,28 +36,37 @@ __all__ = [
     "ColorizationUNet",
     "ConditionalDCGANGenerator",
     "DCGANGenerator",
+    "DiffusionGenerator",
+    "Generator",
     "HugGANResnetGenerator",
     "HugGANUNetGenerator",
     "ResnetGenerator",
     "StarGANGenerator",
     "UnetGenerator",
     "accepted_kwargs",
+    "architecture_class",
     "architecture_names",
     "build_architecture",
+    "recognise_config",
     "resolve_architecture",
+    "task_of_architecture",
 ]
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {
-    "dcgan": DCGANGenerator,
-    "conditional_dcgan": ConditionalDCGANGenerator,
-    "cyclegan_resnet": ResnetGenerator,
-    "pix2pix_unet": UnetGenerator,
-    "stargan": StarGANGenerator,
-    "colorization_unet": ColorizationUNet,
-    "animegan2": AnimeGANv2Generator,  # AnimeGANv2 PyTorch port (bryandlee/animegan2-pytorch)
-    "huggan_pix2pix_unet": HugGANUNetGenerator,  # HugGAN sprint GeneratorUNet (huggan/pix2pix-*)
-    "huggan_cyclegan_resnet": HugGANResnetGenerator,  # HugGAN sprint GeneratorResNet
-    "biggan_deep": BigGANDeepGenerator,  # pytorch-pretrained-BigGAN layout
+ARCHITECTURES: dict[str, type[Generator]] = {
+    cls.architecture: cls
+    for cls in (
+        DCGANGenerator,
+        ConditionalDCGANGenerator,
+        ResnetGenerator,
+        UnetGenerator,
+        StarGANGenerator,
+        ColorizationUNet,
+        AnimeGANv2Generator,  # AnimeGANv2 PyTorch port (bryandlee/animegan2-pytorch)
+        HugGANUNetGenerator,  # HugGAN sprint GeneratorUNet (huggan/pix2pix-*)
+        HugGANResnetGenerator,  # HugGAN sprint GeneratorResNet
+        BigGANDeepGenerator,  # pytorch-pretrained-BigGAN layout
+        DiffusionGenerator,  # a diffusers UNet2DModel folder + its noise schedule
+    )
 }
 
 # Named variants of the reference code (its --netG choices): preset -> (architecture, kwargs).
@@ -85,6 +97,27 @@ def resolve_architecture(name: str, kwargs: Mapping[str, Any] | None = None) -> 
     raise UnknownArchitectureError(f"unknown architecture {name!r}; choose one of: {', '.join(architecture_names())}")
 
 
+def architecture_class(name: str) -> type[Generator]:
+    """The class of architecture (or preset) ``name``; :class:`UnknownArchitectureError` listing the valid names."""
+    return ARCHITECTURES[resolve_architecture(name)[0]]
+
+
+def task_of_architecture(name: str) -> Task:
+    """The task architecture (or preset) ``name`` usually does (a model folder may say otherwise)."""
+    return architecture_class(name).default_task
+
+
+def recognise_config(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(architecture, completed meta)`` for a foreign ``config.json`` (no ``_gan_studio`` architecture)
+    that one of the architectures recognises as its own (e.g. a diffusers ``UNet2DModel`` config); None
+    when none does."""
+    meta = config.get("_gan_studio")
+    for name, cls in ARCHITECTURES.items():
+        if cls.recognises_config(config):
+            return name, cls.complete_meta(config, meta if isinstance(meta, dict) else {})
+    return None
+
+
 def accepted_kwargs(name: str) -> dict[str, Any]:
     """The constructor keyword arguments of architecture (or preset) ``name`` with their defaults."""
     arch, preset_kwargs = resolve_architecture(name)
@@ -93,7 +126,7 @@ def accepted_kwargs(name: str) -> dict[str, Any]:
     return {**defaults, **preset_kwargs}
 
 
-def build_architecture(name: str, kwargs: Mapping[str, Any] | None = None) -> nn.Module:
+def build_architecture(name: str, kwargs: Mapping[str, Any] | None = None) -> Generator:
     """Instantiate architecture (or preset) ``name`` with constructor ``kwargs``.
 
     Raises :class:`UnknownArchitectureError` for an unknown name (listing the valid ones), for

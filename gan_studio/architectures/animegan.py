@@ -37,6 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..contract import Contract, Task
+from .base import Generator
+
 __all__ = ["AnimeGANv2Generator"]
 
 
@@ -84,13 +87,17 @@ class _InvertedResBlock(nn.Module):
         return x + out if self.use_res_connect else out
 
 
-class AnimeGANv2Generator(nn.Module):
+class AnimeGANv2Generator(Generator):
     """AnimeGANv2 photo → anime translator ``G(x)``, both (N, 3, H, W) in [-1, 1].
 
     Args:
         align_corners: upsampling mode of the port's ``forward`` (see the module docstring);
             ``True`` (the port's default and its ``face2paint``) or ``False`` (its ``test.py``).
     """
+
+    architecture = "animegan2"
+    default_task = Task.TRANSLATION
+
 
     def __init__(self, align_corners: bool = True) -> None:
         super().__init__()
@@ -127,6 +134,11 @@ class AnimeGANv2Generator(nn.Module):
         if self.align_corners:
             return F.interpolate(x, size, mode="bilinear", align_corners=True)
         return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+    @property
+    def contract(self) -> Contract:
+        return Contract(task=Task.TRANSLATION, in_channels=3, out_channels=3, size_multiple=4,  # ×2 resizes
+                        channels_last=frozenset({"fp32", "bf16"}))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate x (N, 3, H, W) in [-1, 1] to an anime-style image (N, 3, H, W) in [-1, 1]."""

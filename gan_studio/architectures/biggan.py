@@ -31,7 +31,7 @@ we reproduce it because the published images are made that way. The conditional 
 by ``1 + scale(cond)`` and shift by ``offset(cond)``, both spectral-normalised linears.
 
 Call contract: ``G(z, labels, truncation=t)`` with z (N, z_dim), labels int64 (N,) class indices
-(or a float (N, num_classes) class vector) and 0 < t ≤ 1; ``takes_truncation = True`` tells
+(or a float (N, num_classes) class vector) and 0 < t ≤ 1; its contract's ``truncation="input"`` tells
 the generation pipeline to pass ``t``. The truncation picks the statistics, which were computed
 for latents drawn as the reference's ``truncated_noise_sample`` draws them:
 ``z = t · truncnorm(-2, 2)`` (a standard normal cut at ±2, then scaled by ``t``).
@@ -46,6 +46,9 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..contract import Contract, Task
+from .base import Generator
 
 __all__ = [
     "BIGGAN_DEEP_128_LAYERS",
@@ -248,7 +251,7 @@ class _Generator(nn.Module):
         return self.tanh(z[:, :3])
 
 
-class BigGANDeepGenerator(nn.Module):
+class BigGANDeepGenerator(Generator):
     """Class-conditional BigGAN-deep ``G(z, labels, truncation) -> image`` in [-1, 1], (N, 3, S, S).
 
     The constructor arguments are the published ``config.json`` (``BigGANConfig``) fields.
@@ -266,7 +269,9 @@ class BigGANDeepGenerator(nn.Module):
         n_stats: number of truncation values with precomputed batch-norm statistics.
     """
 
-    takes_truncation = True
+    architecture = "biggan_deep"
+    default_task = Task.CONDITIONAL
+
 
     def __init__(
         self,
@@ -326,6 +331,11 @@ class BigGANDeepGenerator(nn.Module):
             f"labels must be int64 class indices (N,) or a float class vector (N, {self.num_classes}), "
             f"got {labels.dtype} {tuple(labels.shape)}"
         )
+
+    @property
+    def contract(self) -> Contract:
+        return Contract(task=Task.CONDITIONAL, latent_dim=self.z_dim, num_classes=self.num_classes,
+                        truncation="input", native_size=self.image_size)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
         """Images (N, 3, S, S) in [-1, 1] for latents z (N, z_dim), classes ``labels`` and 0 < truncation ≤ 1."""

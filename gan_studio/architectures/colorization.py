@@ -21,6 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..contract import Contract, Task
+from .base import Generator
+
 __all__ = ["ColorizationUNet"]
 
 
@@ -32,13 +35,17 @@ def _conv_block(in_ch: int, out_ch: int, stride: int = 1) -> nn.Sequential:
     )
 
 
-class ColorizationUNet(nn.Module):
+class ColorizationUNet(Generator):
     """Colorizer ``G(L) -> ab``; see the module docstring for value ranges and size rules.
 
     Args:
         base_channels: channels at full resolution; deeper levels double it, up to 4×.
         depth: number of stride-2 downsamplings; H and W must be multiples of ``2 ** depth``.
     """
+
+    architecture = "colorization_unet"
+    default_task = Task.COLORIZATION
+
 
     def __init__(self, base_channels: int = 32, depth: int = 4) -> None:
         super().__init__()
@@ -63,6 +70,11 @@ class ColorizationUNet(nn.Module):
     def size_multiple(self) -> int:
         """H and W of the input must be multiples of this (``2 ** depth``)."""
         return 2**self.depth
+
+    @property
+    def contract(self) -> Contract:
+        return Contract(task=Task.COLORIZATION, in_channels=1, out_channels=2, size_multiple=self.size_multiple,
+                        channels_last=frozenset({"fp32", "bf16"}))
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:  # noqa: N803 (L is the Lab channel's name)
         """Predict ab (N, 2, H, W) in [-1, 1] from L (N, 1, H, W) in [-1, 1]."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..contract import Contract, Task
+from .base import Generator
 from .dcgan import build_dcgan_body, latent_to_4d
 
 __all__ = ["ConditionalDCGANGenerator"]
 
 
-class ConditionalDCGANGenerator(nn.Module):
+class ConditionalDCGANGenerator(Generator):
     """``G(z, labels) -> image`` in [-1, 1] of shape (N, nc, image_size, image_size).
 
     Args:
@@ -26,6 +28,10 @@ class ConditionalDCGANGenerator(nn.Module):
         num_classes: number of classes; labels are ints in ``[0, num_classes)``.
         embed_dim: length of the learned label embedding concatenated to z.
     """
+
+    architecture = "conditional_dcgan"
+    default_task = Task.CONDITIONAL
+
 
     def __init__(
         self,
@@ -66,6 +72,11 @@ class ConditionalDCGANGenerator(nn.Module):
                     f"label {bad} is out of range: this model has num_classes={self.num_classes} "
                     f"(valid labels 0 … {self.num_classes - 1})"
                 )
+
+    @property
+    def contract(self) -> Contract:
+        return Contract(task=Task.CONDITIONAL, latent_dim=self.nz, num_classes=self.num_classes, truncation="trick",
+                        out_channels=self.nc, native_size=self.image_size, channels_last=frozenset({"fp32", "bf16"}))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Map z (N, nz) or (N, nz, 1, 1) and int labels (N,) to images."""

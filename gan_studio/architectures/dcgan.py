@@ -15,6 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..contract import Contract, Task
+from .base import Generator
+
 __all__ = ["DCGANGenerator", "build_dcgan_body", "check_image_size", "latent_to_4d"]
 
 
@@ -53,7 +56,7 @@ def latent_to_4d(z: torch.Tensor, nz: int) -> torch.Tensor:
     raise ValueError(f"z must have shape (N, {nz}) or (N, {nz}, 1, 1), got {tuple(z.shape)}")
 
 
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(Generator):
     """DCGAN generator: ``G(z) -> image`` in [-1, 1] of shape (N, nc, image_size, image_size).
 
     Args:
@@ -62,6 +65,10 @@ class DCGANGenerator(nn.Module):
         nc: output image channels (3 for RGB, 1 for grayscale).
         image_size: output side in pixels; a power of two >= 8 (64 = the tutorial's layout).
     """
+
+    architecture = "dcgan"
+    default_task = Task.UNCONDITIONAL
+
 
     def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3, image_size: int = 64) -> None:
         super().__init__()
@@ -73,6 +80,11 @@ class DCGANGenerator(nn.Module):
         self.nc = nc
         self.image_size = image_size
         self.main = build_dcgan_body(nz, ngf, nc, image_size)
+
+    @property
+    def contract(self) -> Contract:
+        return Contract(task=Task.UNCONDITIONAL, latent_dim=self.nz, truncation="trick", out_channels=self.nc,
+                        native_size=self.image_size, channels_last=frozenset({"fp32", "bf16"}))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Map z (N, nz) or (N, nz, 1, 1) to images (N, nc, image_size, image_size)."""

@@ -11,7 +11,7 @@ forward pass runs a deterministic sampler from it:
 
 Both are deterministic, so a seed gives the same image at a given step count. ``steps`` (the number
 of network evaluations, doubled with classifier-free guidance) is an input, like BigGAN's
-truncation: generators with ``takes_steps = True`` get the studio's "steps" control.
+truncation: its contract's ``steps=True`` gives it the studio's "steps" control.
 
 Weights stay in diffusers' own folder format (``config.json`` + ``diffusion_pytorch_model.safetensors``
 and ``scheduler_config.json``, flat as in ``google/ddpm-cifar10-32``, or a pipeline's ``unet/`` and
@@ -31,9 +31,9 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from ..contract import Contract, Task
 from ..errors import CheckpointError
-from ..registry import DIFFUSERS_UNET_CLASS as UNET_CLASS
-from ..registry import diffusers_meta, is_diffusers_config
+from .base import Generator
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,41 @@ MAX_STEPS = 1000
 UNET_CONFIG = "config.json"
 UNET_WEIGHTS = "diffusion_pytorch_model.safetensors"
 SCHEDULER_CONFIG = "scheduler_config.json"
+UNET_CLASS = "UNet2DModel"
+
+
+def is_diffusers_config(config: Mapping[str, Any]) -> bool:
+    """Whether a ``config.json`` is a diffusers ``UNet2DModel`` config (``_class_name``)."""
+    return isinstance(config, Mapping) and config.get("_class_name") == UNET_CLASS
+
+
+def diffusers_meta(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Studio metadata of a diffusers ``UNet2DModel`` config: its ``_gan_studio`` block if it has one,
+    completed from the UNet config (architecture ``diffusion``; task conditional when it has
+    ``num_class_embeds``, with class names 0 … n-1 unless named; image size; channels)."""
+    own = config.get("_gan_studio")
+    meta: dict[str, Any] = dict(own) if isinstance(own, dict) else {}
+    meta.setdefault("architecture", "diffusion")
+    num_embeds = int(config.get("num_class_embeds") or 0)
+    num_classes = num_embeds - (1 if meta.get("null_class") is not None else 0)
+    meta.setdefault("task", "conditional" if num_embeds else "unconditional")
+    if meta["task"] == "conditional" and not meta.get("labels"):
+        meta["labels"] = [str(i) for i in range(num_classes)]
+    size = config.get("sample_size") or 0
+    if isinstance(size, list):
+        size = size[0] if len(set(size)) == 1 else 0
+    meta.setdefault("image_size", int(size))
+    meta.setdefault("channels", int(config.get("out_channels", config.get("in_channels", 3))))
+    return meta
+
+
+def diffusers_files(subfolder: str | None = None) -> tuple[str, ...]:
+    """Files of a diffusers model a Hub download needs: the UNet (flat layout as in
+    google/ddpm-cifar10-32, or a pipeline's ``unet/`` subfolder) and its noise schedule; weights from
+    safetensors only."""
+    prefix = f"{subfolder}/" if subfolder else ""
+    return (f"{prefix}{UNET_CONFIG}", f"{prefix}{UNET_WEIGHTS}", f"{prefix}{SCHEDULER_CONFIG}",
+            f"scheduler/{SCHEDULER_CONFIG}", "model_index.json")
 
 
 def _sample_shape(config: Mapping[str, Any]) -> tuple[int, int, int]:
@@ -51,7 +86,7 @@ def _sample_shape(config: Mapping[str, Any]) -> tuple[int, int, int]:
     return int(config.get("in_channels", 3)), int(h), int(w)
 
 
-class DiffusionGenerator(nn.Module):
+class DiffusionGenerator(Generator):
     """``G(z, labels=None, steps=None) -> image`` for a diffusers ``UNet2DModel`` and its schedule.
 
     Args:
@@ -65,7 +100,10 @@ class DiffusionGenerator(nn.Module):
         null_class: the class index trained as "no class" (label dropout), needed for guidance.
     """
 
-    takes_steps = True
+    architecture = "diffusion"
+    default_task = Task.UNCONDITIONAL  # class-conditional when the UNet has num_class_embeds
+    own_folder_format = True
+    warm_up = False  # tens of network evaluations per image: not worth a warm-up at start
 
     def __init__(
         self,
@@ -100,6 +138,61 @@ class DiffusionGenerator(nn.Module):
     @property
     def conditional(self) -> bool:
         return self.num_class_embeds > 0
+
+    @property
+    def contract(self) -> Contract:
+        # Tens of network evaluations accumulate bf16 rounding: fp32 unless asked (auto_bf16=False).
+        return Contract(task=Task.CONDITIONAL if self.conditional else Task.UNCONDITIONAL,
+                        latent_dim=self.latent_dim, num_classes=max(self.num_classes, 0), steps=True,
+                        default_steps=self.default_steps, max_steps=MAX_STEPS, out_channels=self.sample_shape[0],
+                        native_size=self.sample_shape[1], auto_bf16=False)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The UNet's diffusers config (its constructor arguments)."""
+        return {k: v for k, v in dict(self.unet.config).items() if not k.startswith("_")}
+
+    @classmethod
+    def recognises_config(cls, config: Mapping[str, Any]) -> bool:
+        return is_diffusers_config(config)
+
+    @classmethod
+    def complete_meta(cls, config: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
+        return diffusers_meta({**config, "_gan_studio": dict(meta)})
+
+    def save_pretrained(self, out_dir: str | os.PathLike[str], *, meta: Mapping[str, Any] | None = None,
+                        card: str | None = None) -> Path:
+        """Write diffusers' own folder (UNet config + safetensors, ``scheduler_config.json``) with the
+        studio's settings in the ``_gan_studio`` block of ``config.json``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.unet.save_pretrained(str(out), safe_serialization=True)
+        (out / SCHEDULER_CONFIG).write_text(json.dumps(self.scheduler_config, indent=2, sort_keys=True) + "\n",
+                                            encoding="utf-8")
+        config = _read_json(out / UNET_CONFIG)
+        config["_gan_studio"] = {
+            "architecture": self.architecture, "task": self.contract.task.value, "sampler": self.sampler,
+            "default_steps": self.default_steps, "guidance_scale": self.guidance_scale,
+            "null_class": self.null_class, **(dict(meta) if meta else {}),
+        }
+        (out / UNET_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if card is not None:
+            (out / "README.md").write_text(card, encoding="utf-8")
+        return out
+
+    @classmethod
+    def hub_files(cls, subfolder: str | None = None) -> tuple[str, ...]:
+        return diffusers_files(subfolder)
+
+    @classmethod
+    def load_folder(cls, path: Path) -> DiffusionGenerator:
+        module, _kwargs, _meta = load_diffusion_folder(path)
+        return module
+
+    @classmethod
+    def local_weights(cls, path: Path) -> Path | None:
+        weights = find_unet_folder(path) / UNET_WEIGHTS
+        return weights if weights.is_file() else None
 
     def make_scheduler(self) -> Any:
         """A fresh sampler (schedulers keep per-call state, so one per call keeps threads apart)."""

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..contract import Contract, Task
+from .base import Generator
 from .unet import InferenceDropout
 
 __all__ = ["HugGANResnetGenerator", "HugGANUNetGenerator"]
@@ -83,7 +85,7 @@ class _UNetUp(nn.Module):
         return torch.cat((self.model(x), skip), 1)
 
 
-class HugGANUNetGenerator(nn.Module):
+class HugGANUNetGenerator(Generator):
     """HugGAN pix2pix translator ``G(x) -> image``, both (N, C, H, W) in [-1, 1]; H, W multiples of 256.
 
     Args:
@@ -94,6 +96,10 @@ class HugGANUNetGenerator(nn.Module):
             seeded by the pipeline). ``False`` (default) is what the model cards run
             (``from_pretrained`` puts the model in ``eval()``).
     """
+
+    architecture = "huggan_pix2pix_unet"
+    default_task = Task.TRANSLATION
+
 
     size_multiple = 256  # 8 stride-2 downsamplings to 1×1
 
@@ -134,6 +140,13 @@ class HugGANUNetGenerator(nn.Module):
             nn.Conv2d(2 * g, out_channels, 4, padding=1),
             nn.Tanh(),
         )
+
+    @property
+    def contract(self) -> Contract:
+        stochastic = self.inference_dropout  # see UnetGenerator.contract
+        return Contract(task=Task.TRANSLATION, in_channels=self.in_channels, out_channels=self.out_channels,
+                        size_multiple=self.size_multiple, native_size=256, stochastic=stochastic,
+                        channels_last=frozenset() if stochastic else frozenset({"bf16"}), compile=not stochastic)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate x (N, in_channels, H, W) in [-1, 1]; H and W multiples of 256."""
@@ -181,7 +194,7 @@ class _ResidualBlock(nn.Module):
         return x + self.block(x)
 
 
-class HugGANResnetGenerator(nn.Module):
+class HugGANResnetGenerator(Generator):
     """HugGAN CycleGAN translator ``G(x) -> image``, both (N, channels, H, W) in [-1, 1].
 
     H and W should be multiples of 4 (two stride-2 convs, two ×2 upsamplings).
@@ -195,6 +208,10 @@ class HugGANResnetGenerator(nn.Module):
             ``config.json`` works as is; only its first entry matters and it must equal ``channels``
             when both are given.
     """
+
+    architecture = "huggan_cyclegan_resnet"
+    default_task = Task.TRANSLATION
+
 
     size_multiple = 4
 
@@ -242,6 +259,11 @@ class HugGANResnetGenerator(nn.Module):
             features //= 2
         layers += [nn.ReflectionPad2d(channels), nn.Conv2d(features, channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+
+    @property
+    def contract(self) -> Contract:
+        return Contract(task=Task.TRANSLATION, in_channels=self.channels, out_channels=self.channels,
+                        size_multiple=self.size_multiple)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate x (N, channels, H, W) in [-1, 1]."""

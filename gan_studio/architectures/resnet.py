@@ -27,6 +27,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..contract import Contract, Task
+from .base import Generator
+
 __all__ = ["NORMS", "ResnetBlock", "ResnetGenerator", "make_norm"]
 
 NORMS = ("instance", "batch", "none")
@@ -67,7 +70,7 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)
 
 
-class ResnetGenerator(nn.Module):
+class ResnetGenerator(Generator):
     """CycleGAN translator ``G(x) -> image``, both (N, C, H, W) in [-1, 1].
 
     H and W should be multiples of 4 (two stride-2 downsamplings; other sizes come back rounded).
@@ -80,6 +83,10 @@ class ResnetGenerator(nn.Module):
         norm: ``"instance"`` (published CycleGAN), ``"batch"`` or ``"none"``.
         use_dropout: dropout (p=0.5) inside the residual blocks; shifts ``conv_block`` indices.
     """
+
+    architecture = "cyclegan_resnet"
+    default_task = Task.TRANSLATION
+
 
     def __init__(
         self,
@@ -130,6 +137,11 @@ class ResnetGenerator(nn.Module):
             ch //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+
+    @property
+    def contract(self) -> Contract:
+        return Contract(task=Task.TRANSLATION, in_channels=self.input_nc, out_channels=self.output_nc,
+                        size_multiple=4)  # two stride-2 convolutions and their transposes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate x (N, input_nc, H, W) in [-1, 1] to (N, output_nc, H, W) in [-1, 1]."""

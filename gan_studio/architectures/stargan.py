@@ -19,6 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..contract import Contract, Task
+from .base import Generator
+
 __all__ = ["INFERENCE_NORMS", "InstanceNorm2dWithInferenceMode", "StarGANGenerator", "StarGANResidualBlock"]
 
 INFERENCE_NORMS = ("instance_stats", "running_stats")
@@ -63,7 +66,7 @@ class StarGANResidualBlock(nn.Module):
         return x + self.main(x)
 
 
-class StarGANGenerator(nn.Module):
+class StarGANGenerator(Generator):
     """Multi-domain translator ``G(x, c) -> image``: x (N, 3, H, W) in [-1, 1], c (N, c_dim) in {0, 1}.
 
     H and W should be multiples of 4 (128 px for the published CelebA model).
@@ -74,6 +77,10 @@ class StarGANGenerator(nn.Module):
         repeat_num: residual blocks at the bottleneck (6 in the published model).
         inference_norm: ``"instance_stats"`` (reference test()) or ``"running_stats"``; see module doc.
     """
+
+    architecture = "stargan"
+    default_task = Task.MULTIDOMAIN
+
 
     def __init__(
         self,
@@ -116,6 +123,11 @@ class StarGANGenerator(nn.Module):
             ch //= 2
         layers += [nn.Conv2d(ch, 3, kernel_size=7, stride=1, padding=3, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
+
+    @property
+    def contract(self) -> Contract:
+        return Contract(task=Task.MULTIDOMAIN, in_channels=3, condition_dim=self.c_dim, size_multiple=4,
+                        native_size=128)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """Translate x (N, 3, H, W) towards the domain c (N, c_dim)."""

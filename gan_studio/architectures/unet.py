@@ -27,6 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..contract import Contract, Task
+from .base import Generator
+
 __all__ = [
     "INFERENCE_NORMS",
     "NORMS",
@@ -142,7 +145,7 @@ class UnetSkipBlock(nn.Module):
         return torch.cat([x, self.model(x)], 1)
 
 
-class UnetGenerator(nn.Module):
+class UnetGenerator(Generator):
     """pix2pix translator ``G(x) -> image``, both (N, C, H, W) in [-1, 1].
 
     H and W must be multiples of ``2 ** num_downs`` (256 for ``unet_256``, 128 for ``unet_128``).
@@ -157,6 +160,10 @@ class UnetGenerator(nn.Module):
         inference_norm: ``"batch_stats"`` (reference test.py) or ``"running_stats"``; see module doc.
         inference_dropout: keep dropout active in eval() (reference test.py); see module doc.
     """
+
+    architecture = "pix2pix_unet"
+    default_task = Task.TRANSLATION
+
 
     def __init__(
         self,
@@ -196,6 +203,14 @@ class UnetGenerator(nn.Module):
         block = UnetSkipBlock(ngf * 2, ngf * 4, submodule=block, **common)
         block = UnetSkipBlock(ngf, ngf * 2, submodule=block, **common)
         self.model = UnetSkipBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True, **common)
+
+    @property
+    def contract(self) -> Contract:
+        stochastic = self.use_dropout and self.inference_dropout
+        # Dropout kept on at inference draws its masks in memory order and from torch's global RNG:
+        # channels-last or compiled code would change the images, so such a model runs as it is.
+        return Contract(task=Task.TRANSLATION, in_channels=self.input_nc, out_channels=self.output_nc,
+                        size_multiple=2**self.num_downs, stochastic=stochastic, compile=not stochastic)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate x (N, input_nc, H, W) in [-1, 1]; H, W multiples of 2**num_downs."""

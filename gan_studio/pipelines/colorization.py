@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contract import Task
 from ..errors import WrongTaskError
 from ..models import LoadedModel
-from ..registry import Task
-from .common import ProgressFn, Result, provenance, report, size_multiple
+from .common import ProgressFn, Result, provenance, report, working_size_for
 from .translation import MAX_ASPECT
-
-DEFAULT_WORKING_SIZE = 256
 
 
 def colorize(
@@ -22,20 +20,20 @@ def colorize(
     progress: ProgressFn | None = None,
 ) -> Result:
     """Colorize ``image`` (any mode; its colour, if any, is discarded) at full resolution."""
-    import torch
     import torch.nn.functional as F
 
-    from ..image_io import merge_lab, resize, split_luminance, working_size as fit
+    from ..image_io import merge_lab, resize, split_luminance
+    from ..image_io import working_size as fit
 
-    if loaded.spec.task != Task.COLORIZATION:
+    if loaded.task != Task.COLORIZATION:
         raise WrongTaskError(f"model {loaded.spec.id!r} is a {loaded.spec.task.value} model, not a colorizer")
-    short = int(working_size or loaded.spec.preprocess.get("working_size") or DEFAULT_WORKING_SIZE)
+    short = working_size_for(loaded, working_size or None)
     rgb = image.convert("RGB")
     report(progress, 0.1, "reading luminance")
     full_l = split_luminance(rgb)  # (1, 1, H, W), L/50 - 1
-    size = fit(rgb.width, rgb.height, target=short, multiple=size_multiple(loaded), side="short")
+    size = fit(rgb.width, rgb.height, target=short, multiple=loaded.contract.size_multiple, side="short")
     if max(size) > MAX_ASPECT * short:  # extreme strips: bound the long side instead
-        size = fit(rgb.width, rgb.height, target=MAX_ASPECT * short, multiple=size_multiple(loaded), side="long")
+        size = fit(rgb.width, rgb.height, target=MAX_ASPECT * short, multiple=loaded.contract.size_multiple, side="long")
     small_l = split_luminance(resize(rgb, size))
     report(progress, 0.3, "predicting colour")
     with loaded.inference():
@@ -44,4 +42,5 @@ def colorize(
     out = merge_lab(full_l, ab_full)
     report(progress, 1.0, "done")
     params = provenance(loaded, working_size=short, input_size=list(image.size))
-    return Result(out, params)
+    grey = rgb.convert("L")  # what the colorizer sees: the luminance
+    return Result(out, params, source=grey)

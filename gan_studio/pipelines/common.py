@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..errors import OutOfMemory
+from ..contract import DEFAULT_WORKING_SIZE
+from ..errors import OutOfMemory, UserInputError
 from ..memory import free_accelerator_memory, is_out_of_memory
 from ..models import LoadedModel
+from ..registry import ModelSpec
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["OutOfMemory", "ProgressFn", "Result", "provenance", "report", "run_batches", "seeded"]
+__all__ = ["OutOfMemory", "ProgressFn", "Result", "provenance", "report", "run_batches", "seeded", "working_size_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,20 +74,19 @@ def seeded(seed: int, device: Any) -> Iterator[None]:
         yield
 
 
-def size_multiple(loaded: LoadedModel) -> int:
-    """Input sides must be a multiple of this for the architecture to give back the same size."""
-    own = getattr(loaded.module, "size_multiple", None)
-    if isinstance(own, int) and own > 0:
-        return own
-    kw = loaded.kwargs
-    arch = loaded.architecture
-    if arch == "pix2pix_unet":
-        return 2 ** int(kw.get("num_downs", 8))
-    if arch == "colorization_unet":
-        return 2 ** int(kw.get("depth", 4))
-    if arch in ("cyclegan_resnet", "stargan", "animegan2"):
-        return 4
-    return 1
+def working_size_for(loaded: LoadedModel | ModelSpec, requested: int | None = None) -> int:
+    """The short side an image model works at: the request, else the model's ``working_size``
+    (catalogue ``preprocess``), else its registered image size, else the native size its architecture
+    declares (for a loaded model), else :data:`~gan_studio.contract.DEFAULT_WORKING_SIZE`."""
+    if requested is not None:
+        if requested < 8:
+            raise UserInputError(f"working size must be at least 8 px, got {requested}")
+        return int(requested)
+    if isinstance(loaded, LoadedModel):
+        spec, native = loaded.spec, loaded.contract.native_size
+    else:
+        spec, native = loaded, 0
+    return int(spec.preprocess.get("working_size") or spec.image_size or native or DEFAULT_WORKING_SIZE)
 
 
 def report(progress: ProgressFn | None, fraction: float, message: str) -> None:

@@ -11,9 +11,9 @@ import io
 import math
 from typing import Any
 
-from ..errors import WrongTaskError
+from ..contract import GENERATION_TASKS, Task
+from ..errors import UserInputError, WrongTaskError
 from ..models import LoadedModel
-from ..registry import GENERATION_TASKS, Task
 from .common import ProgressFn, Result, provenance, report, run_batches
 
 MAX_SEED = 2**63 - 1
@@ -21,13 +21,10 @@ MAX_SEED = 2**63 - 1
 
 def latent_dim(loaded: LoadedModel) -> int:
     """The length of ``z`` for this generator (a diffusion model's initial noise: C·H·W)."""
-    own = getattr(loaded.module, "latent_dim", None)
-    if isinstance(own, int) and own > 0:
-        return own
-    for name in ("nz", "z_dim", "latent_dim"):
-        if name in loaded.kwargs:
-            return int(loaded.kwargs[name])
-    raise WrongTaskError(f"model {loaded.spec.id!r} ({loaded.architecture}) has no latent size in its config")
+    nz = loaded.contract.latent_dim
+    if nz <= 0:
+        raise WrongTaskError(f"model {loaded.spec.id!r} ({loaded.architecture}) takes no latent; it is not a generator")
+    return nz
 
 
 def draw_latent(seed: int, nz: int, truncation: float | None = None) -> Any:
@@ -39,12 +36,12 @@ def draw_latent(seed: int, nz: int, truncation: float | None = None) -> Any:
     import torch
 
     if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed {seed} out of range; use 0 … {MAX_SEED}")
+        raise UserInputError(f"seed {seed} out of range; use 0 … {MAX_SEED}")
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     z = torch.randn(nz, generator=gen)
     if truncation is not None:
         if truncation <= 0:
-            raise ValueError(f"truncation must be > 0, got {truncation}")
+            raise UserInputError(f"truncation must be > 0, got {truncation}")
         for _ in range(1000):
             bad = z.abs() > truncation
             if not bool(bad.any()):
@@ -57,10 +54,10 @@ def draw_latent(seed: int, nz: int, truncation: float | None = None) -> Any:
 def latent_for(loaded: LoadedModel, seed: int, nz: int, truncation: float | None) -> Any:
     """The latent for one image. Generators that take the truncation as an input (BigGAN) get
     ``truncation * truncnorm(-2, 2)`` as their reference code draws it; others the truncation trick."""
-    if takes_truncation(loaded):
+    if loaded.contract.takes_truncation_input:
         t = 1.0 if truncation is None else float(truncation)
         if not 0 < t <= 1:
-            raise ValueError(f"truncation for {loaded.spec.id!r} must be in (0, 1], got {truncation}")
+            raise UserInputError(f"truncation for {loaded.spec.id!r} must be in (0, 1], got {truncation}")
         return draw_latent(seed, nz, 2.0) * t
     return draw_latent(seed, nz, truncation)
 
@@ -68,14 +65,14 @@ def latent_for(loaded: LoadedModel, seed: int, nz: int, truncation: float | None
 def resolve_label(loaded: LoadedModel, label: int | str | None) -> int | None:
     """A class index from an index or a class name; ``None`` means a class drawn from the seed."""
     spec = loaded.spec
-    if spec.task != Task.CONDITIONAL:
+    if loaded.task != Task.CONDITIONAL:
         if label not in (None, ""):
             raise WrongTaskError(f"model {spec.id!r} is unconditional; it takes no class (got {label!r})")
         return None
     if label in (None, ""):
         return None
     names = list(spec.labels)
-    num_classes = int(loaded.kwargs.get("num_classes", len(names)))
+    num_classes = num_classes_of(loaded)
     if isinstance(label, str) and label in names:
         return names.index(label)
     try:
@@ -84,8 +81,13 @@ def resolve_label(loaded: LoadedModel, label: int | str | None) -> int | None:
         index = -1
     if not 0 <= index < num_classes:
         shown = ", ".join(names) if names else f"0 … {num_classes - 1}"
-        raise ValueError(f"unknown class {label!r} for model {spec.id!r}; choose one of: {shown}")
+        raise UserInputError(f"unknown class {label!r} for model {spec.id!r}; choose one of: {shown}")
     return index
+
+
+def num_classes_of(loaded: LoadedModel) -> int:
+    """The number of classes a conditional generator takes (its contract's, else its class names')."""
+    return loaded.contract.num_classes or len(loaded.spec.labels) or 1
 
 
 def _class_for(seed: int, num_classes: int) -> int:
@@ -95,41 +97,44 @@ def _class_for(seed: int, num_classes: int) -> int:
     return int(torch.randint(num_classes, (1,), generator=gen))
 
 
-def takes_truncation(loaded: LoadedModel) -> bool:
-    """Whether the generator takes the truncation as an input (BigGAN: ``G(z, c, truncation)``)."""
-    return bool(getattr(loaded.module, "takes_truncation", False))
-
-
-def takes_steps(loaded: LoadedModel) -> bool:
-    """Whether the generator takes a number of sampling steps (diffusion: ``G(z, c, steps=…)``)."""
-    return bool(getattr(loaded.module, "takes_steps", False))
-
-
 def check_steps(loaded: LoadedModel, steps: int | None, truncation: float | None = None) -> int | None:
     """The effective sampling steps for ``loaded`` (its default when ``steps`` is None); None for
-    one-pass generators, which take no steps. Diffusion models take no truncation."""
-    if not takes_steps(loaded):
+    one-pass generators, which take no steps. Models that take steps take no truncation."""
+    contract = loaded.contract
+    if not contract.steps:
         if steps is not None:
-            raise ValueError(
+            raise UserInputError(
                 f"model {loaded.spec.id!r} ({loaded.architecture}) makes an image in one forward pass; "
                 f"steps (got {steps!r}) apply to diffusion models only"
             )
         return None
-    if truncation is not None:
-        raise ValueError(
+    if contract.truncation is None and truncation is not None:
+        raise UserInputError(
             f"model {loaded.spec.id!r} is a diffusion model; truncation (got {truncation!r}) applies to GAN latents only"
         )
-    from ..architectures.diffusion import check_steps as valid_steps
+    return contract.default_steps if steps is None else valid_steps(steps, contract.max_steps)
 
-    return loaded.module.default_steps if steps is None else valid_steps(steps)
+
+def valid_steps(steps: Any, limit: int) -> int:
+    """A valid number of sampling steps (a whole number 1 … ``limit``), or :class:`UserInputError`."""
+    if isinstance(steps, bool):
+        raise UserInputError(f"steps must be a whole number between 1 and {limit}, got {steps!r}")
+    try:
+        value = float(steps)
+    except (TypeError, ValueError):
+        raise UserInputError(f"steps must be a whole number between 1 and {limit}, got {steps!r}") from None
+    if not value.is_integer() or not 1 <= value <= limit:
+        raise UserInputError(f"steps must be a whole number between 1 and {limit}, got {steps!r}")
+    return int(value)
 
 
 def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float | None = None,
              steps: int | None = None) -> Any:
-    import torch
-
-    extra = {"truncation": 1.0 if truncation is None else truncation} if takes_truncation(loaded) else {}
-    if takes_steps(loaded):
+    contract = loaded.contract
+    extra: dict[str, Any] = {}
+    if contract.takes_truncation_input:
+        extra["truncation"] = 1.0 if truncation is None else truncation
+    if contract.steps:
         extra["steps"] = steps
 
     def forward(z: Any, labels: Any | None) -> Any:
@@ -172,17 +177,17 @@ def generate(
 
     from ..image_io import tensor_to_pil
 
-    if loaded.spec.task not in GENERATION_TASKS:
+    if loaded.task not in GENERATION_TASKS:
         raise WrongTaskError(f"model {loaded.spec.id!r} is a {loaded.spec.task.value} model, not a generator")
     if n < 1:
-        raise ValueError(f"number of images must be at least 1, got {n}")
+        raise UserInputError(f"number of images must be at least 1, got {n}")
     if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        raise UserInputError(f"batch size must be at least 1, got {batch_size}")
     steps = check_steps(loaded, steps, truncation)
     nz = latent_dim(loaded)
     fixed = resolve_label(loaded, label)
-    conditional = loaded.spec.task == Task.CONDITIONAL
-    num_classes = int(loaded.kwargs.get("num_classes", len(loaded.spec.labels) or 1))
+    conditional = loaded.task == Task.CONDITIONAL
+    num_classes = num_classes_of(loaded)
     seeds = [seed + i for i in range(n)]
     classes = [fixed if fixed is not None else _class_for(s, num_classes) for s in seeds] if conditional else None
 
@@ -233,16 +238,16 @@ def interpolate(
 
     from ..image_io import tensor_to_pil
 
-    if loaded.spec.task not in GENERATION_TASKS:
+    if loaded.task not in GENERATION_TASKS:
         raise WrongTaskError(f"model {loaded.spec.id!r} is a {loaded.spec.task.value} model, not a generator")
     if not 2 <= frames <= 240:
-        raise ValueError(f"frames must be between 2 and 240, got {frames}")
+        raise UserInputError(f"frames must be between 2 and 240, got {frames}")
     steps = check_steps(loaded, steps, truncation)
     nz = latent_dim(loaded)
     za, zb = latent_for(loaded, seed_a, nz, truncation), latent_for(loaded, seed_b, nz, truncation)
     cls = resolve_label(loaded, label)
-    if loaded.spec.task == Task.CONDITIONAL and cls is None:
-        cls = _class_for(seed_a, int(loaded.kwargs.get("num_classes", len(loaded.spec.labels) or 1)))
+    if loaded.task == Task.CONDITIONAL and cls is None:
+        cls = _class_for(seed_a, num_classes_of(loaded))
     ts = [i / (frames - 1) for i in range(frames)]
 
     def run(chunk: list[float]) -> list[Any]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import WrongTaskError
+from ..contract import Task
+from ..errors import UserInputError, WrongTaskError
 from ..models import LoadedModel
-from ..registry import ModelSpec, Task
-from .common import ProgressFn, Result, provenance, report
+from ..registry import ModelSpec
+from .common import ProgressFn, Result, provenance, report, working_size_for
 from .translation import run_image_model
 
 
@@ -21,11 +22,11 @@ def target_vector(spec: ModelSpec, attributes: Iterable[str] | Mapping[str, bool
     names = list(spec.labels)
     unknown = [a for a in on if a not in names]
     if unknown:
-        raise ValueError(f"unknown attribute(s) {unknown} for model {spec.id!r}; choose from: {', '.join(names)}")
+        raise UserInputError(f"unknown attribute(s) {unknown} for model {spec.id!r}; choose from: {', '.join(names)}")
     for group in spec.exclusive:
         chosen = [a for a in on if a in group]
         if len(chosen) > 1:
-            raise ValueError(
+            raise UserInputError(
                 f"attributes {chosen} of model {spec.id!r} exclude each other; pick at most one of {list(group)}"
             )
     return [1.0 if name in on else 0.0 for name in names]
@@ -53,16 +54,19 @@ def translate_attributes(
     """Give ``image`` the target ``attributes`` (names from the model's labels)."""
     import torch
 
+    from ..image_io import resize
+
     spec = loaded.spec
-    if spec.task != Task.MULTIDOMAIN:
+    if loaded.task != Task.MULTIDOMAIN:
         raise WrongTaskError(f"model {spec.id!r} is a {spec.task.value} model, not a multi-domain translator")
     vector = target_vector(spec, attributes)
     report(progress, 0.1, "translating")
     prepared = preprocess(spec, image.convert("RGB"))
-    short = int(spec.preprocess.get("resize") or spec.image_size or 128)
+    short = int(spec.preprocess.get("resize") or working_size_for(loaded))
     c = torch.tensor([vector], dtype=torch.float32)
     out = run_image_model(loaded, prepared, short_side=short, seed=seed, extra=c)
     report(progress, 1.0, "done")
     chosen = [n for n, v in zip(spec.labels, vector) if v]
     params = provenance(loaded, seed=seed, attributes=chosen, input_size=list(image.size))
-    return Result(out.convert("RGB"), params)
+    out = out.convert("RGB")
+    return Result(out, params, source=prepared if prepared.size == out.size else resize(prepared, out.size))

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UserInputError
 from .common import ProgressFn, report
 
 __all__ = [
@@ -151,14 +152,14 @@ def plan_tiles(width: int, height: int, *, tile: int = DEFAULT_TILE, overlap: in
     """
     for name, value in (("width", width), ("height", height), ("tile", tile), ("multiple", multiple)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            raise UserInputError(f"{name} must be a positive integer, got {value!r}")
     if not isinstance(overlap, (int, np.integer)) or isinstance(overlap, bool) or overlap < 0:
-        raise ValueError(f"overlap must be an integer >= 0, got {overlap!r}")
+        raise UserInputError(f"overlap must be an integer >= 0, got {overlap!r}")
     tile = -(-int(tile) // multiple) * multiple
     if tile < MIN_TILE:
-        raise ValueError(f"tile size must be at least {MIN_TILE} px, got {tile}")
+        raise UserInputError(f"tile size must be at least {MIN_TILE} px, got {tile}")
     if overlap > tile // 2:
-        raise ValueError(
+        raise UserInputError(
             f"overlap must be at most half the tile size ({tile // 2} px for {tile} px tiles), got {overlap}"
         )
     tile_w, tile_h = min(tile, width), min(tile, height)
@@ -205,7 +206,7 @@ def _freeze_statistics(layer: Any) -> None:
 
     def forward(x: Any) -> Any:
         if x.dim() != 4:
-            raise ValueError(f"{type(layer).__name__}: expected a (N, C, H, W) input, got {tuple(x.shape)}")
+            raise UserInputError(f"{type(layer).__name__}: expected a (N, C, H, W) input, got {tuple(x.shape)}")
         n, c = x.shape[:2]
         flat = x.float().reshape(n, groups if groups else c, -1)
         if not stats:  # the thumbnail pass (batch of one): record, and normalise with its own statistics
@@ -264,7 +265,6 @@ def _tile_rows(
     dtype: Any, batch_size: int, progress: ProgressFn | None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(top, strip)``: finished output rows as float32 ``(rows, W, C)`` in [-1, 1], top to bottom."""
-    import torch
 
     from ..image_io import pil_to_tensor
 
@@ -281,7 +281,7 @@ def _tile_rows(
             x = _pad_to_multiple(pil_to_tensor(crops, channels=in_channels), multiple)
             out = model(x.to(device=device, dtype=dtype))
             if out.shape[-2] < plan.tile_h or out.shape[-1] < plan.tile_w or out.shape[0] != len(cols):
-                raise ValueError(
+                raise UserInputError(
                     f"the model turned a {tuple(x.shape)} tile into {tuple(out.shape)}; tiled translation needs a "
                     f"fully convolutional model that keeps the size"
                 )
@@ -310,7 +310,7 @@ def _tile_rows(
 def _prepare_model(model: Any, image: Any, plan: TilePlan, norm_stats: str, *, multiple: int, device: Any,
                    dtype: Any, in_channels: int = 3) -> Any:
     if norm_stats not in NORM_STATS:
-        raise ValueError(f"unknown norm_stats {norm_stats!r}; choose one of: {', '.join(NORM_STATS)}")
+        raise UserInputError(f"unknown norm_stats {norm_stats!r}; choose one of: {', '.join(NORM_STATS)}")
     if norm_stats == "tile" or not per_input_norm_layers(model):
         return model
     thumb = _thumbnail(image, max(plan.tile_w, plan.tile_h), multiple, in_channels).to(device=device, dtype=dtype)
@@ -396,7 +396,7 @@ def _blended_strips(model: Callable[[Any], Any], image: Any, *, tile: int, overl
     import torch
 
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise UserInputError(f"batch_size must be at least 1, got {batch_size}")
     plan = plan_tiles(image.width, image.height, tile=tile, overlap=overlap, multiple=multiple)
     dtype = dtype or torch.float32
     model = _prepare_model(model, image, plan, norm_stats, multiple=multiple, device=device, dtype=dtype,

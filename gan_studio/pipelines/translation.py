@@ -10,7 +10,8 @@ overlapping tiles blended seamlessly (:mod:`gan_studio.pipelines.tiling`; defaul
 
 Pre-processing a model entry can ask for (``preprocess`` in the catalogue / models TOML):
 
-* ``working_size``: the default short side to translate at (else ``image_size``, else 256).
+* ``working_size``: the default short side to translate at (else ``image_size``, else 256; see
+  :func:`~gan_studio.pipelines.common.working_size_for`).
 * ``center_crop_square``: crop the largest centred square first (AnimeGANv2's face-portrait
   models are trained on 512×512 face crops; the port's ``face2paint`` does the same). The
   ``center_crop`` argument overrides it per call (``True``/``False``); the result is the crop.
@@ -20,44 +21,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contract import Task
 from ..errors import WrongTaskError
 from ..models import LoadedModel
-from ..registry import Task
-from .common import ProgressFn, Result, provenance, report, seeded, size_multiple
+from .common import ProgressFn, Result, provenance, report, seeded, working_size_for
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, translate_tiled
 
-DEFAULT_WORKING_SIZE = 256
 MAX_ASPECT = 4  # the long side is at most this many times the working size
 MIN_SIDE = 16  # sides are at least this (rounded up to the architecture's multiple)
-
-
-def input_channels(loaded: LoadedModel) -> int:
-    return int(loaded.kwargs.get("input_nc", 3))
-
-
-def working_size_for(loaded: LoadedModel, requested: int | None) -> int:
-    """The short side to translate at: the request, else the model's native size, else 256."""
-    if requested is not None:
-        if requested < 8:
-            raise ValueError(f"working size must be at least 8 px, got {requested}")
-        return int(requested)
-    return int(loaded.spec.preprocess.get("working_size") or loaded.spec.image_size or DEFAULT_WORKING_SIZE)
 
 
 def run_image_model(loaded: LoadedModel, image: Any, *, short_side: int, seed: int, extra: Any = None) -> Any:
     """Resize ``image`` to the working size, run the model (seeded), return the output PIL image
     at the working size."""
-    import torch
 
     from ..image_io import pil_to_tensor, resize, tensor_to_pil, working_size
 
-    multiple = size_multiple(loaded)
+    multiple = loaded.contract.size_multiple
     size = working_size(image.width, image.height, target=short_side, multiple=multiple, side="short")
     if max(size) > MAX_ASPECT * short_side:  # a 10000×2 strip must not become a 1-megapixel-long tensor
         size = working_size(image.width, image.height, target=MAX_ASPECT * short_side, multiple=multiple, side="long")
     floor = -(-MIN_SIDE // multiple) * multiple  # padding layers need a few pixels at the bottleneck
     size = (max(size[0], floor), max(size[1], floor))
-    x = pil_to_tensor(resize(image, size), channels=input_channels(loaded))
+    x = pil_to_tensor(resize(image, size), channels=loaded.contract.in_channels)
     x = x.to(device=loaded.device, dtype=loaded.dtype)
     with loaded.inference(), seeded(seed, loaded.device):
         y = loaded.forward(x) if extra is None else loaded.forward(x, extra.to(loaded.device, loaded.dtype))
@@ -83,11 +69,11 @@ def run_tiled(
     progress: ProgressFn | None = None,
 ) -> Any:
     """Translate ``image`` (PIL RGB) at its own size in blended tiles; returns a PIL image of the same size."""
-    multiple = max(size_multiple(loaded), 4)  # 4 also suits AnimeGANv2's ×2 upsampling modes
+    multiple = max(loaded.contract.size_multiple, 4)  # tiles at least a multiple of 4 (two ×2 levels)
     with loaded.inference(), seeded(seed, loaded.device):  # tiles run the eager module (thumbnail norms copy it)
         return translate_tiled(
             loaded.module, image, tile=tile_size, overlap=overlap, multiple=multiple,
-            in_channels=input_channels(loaded), device=loaded.device, dtype=loaded.dtype,
+            in_channels=loaded.contract.in_channels, device=loaded.device, dtype=loaded.dtype,
             batch_size=batch_size, norm_stats=norm_stats, progress=progress,
         )
 
@@ -120,7 +106,7 @@ def translate(
     from ..image_io import center_crop as crop_center
     from ..image_io import resize
 
-    if loaded.spec.task != Task.TRANSLATION:
+    if loaded.task != Task.TRANSLATION:
         raise WrongTaskError(f"model {loaded.spec.id!r} is a {loaded.spec.task.value} model, not a translator")
     input_size = list(image.size)
     image = image if image.mode == "RGB" else image.convert("RGB")  # no 36 MB copy of a 12 MP photo
@@ -150,4 +136,5 @@ def translate(
                         center_crop=cropped if cropped or wants_center_crop(loaded, None) else None,
                         full_resolution=True if full_resolution else None,
                         tile_size=tile_size, overlap=overlap, norm_stats=norm_stats if tiled else None)
-    return Result(out if out.mode == "RGB" else out.convert("RGB"), params)
+    out = out if out.mode == "RGB" else out.convert("RGB")
+    return Result(out, params, source=image if image.size == out.size else resize(image, out.size))

@@ -1,0 +1,147 @@
+"""Generator architectures: an explicit name -> class table, presets, and a checked builder.
+
+Constructor keyword arguments are the config (``config.json``); every class loads its published
+layout with ``load_state_dict(strict=True)`` and declares its :class:`~gan_studio.contract.Contract`.
+Adding an architecture = its own file + one line in :data:`ARCHITECTURES` (+ catalogue entries);
+see "Adding an architecture" in docs/architecture.md.
+
+This package imports torch; ``gan_studio/__init__.py`` must not import it eagerly.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from ..contract import Task
+from ..errors import UnknownArchitectureError
+from .animegan import AnimeGANv2Generator
+from .base import Generator
+from .biggan import BigGANDeepGenerator
+from .colorization import ColorizationUNet
+from .conditional import ConditionalDCGANGenerator
+from .dcgan import DCGANGenerator
+from .diffusion import DiffusionGenerator
+from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
+from .resnet import ResnetGenerator
+from .stargan import StarGANGenerator
+from .unet import UnetGenerator
+
+__all__ = [
+    "ARCHITECTURES",
+    "ARCHITECTURE_PRESETS",
+    "AnimeGANv2Generator",
+    "BigGANDeepGenerator",
+    "ColorizationUNet",
+    "ConditionalDCGANGenerator",
+    "DCGANGenerator",
+    "DiffusionGenerator",
+    "Generator",
+    "HugGANResnetGenerator",
+    "HugGANUNetGenerator",
+    "ResnetGenerator",
+    "StarGANGenerator",
+    "UnetGenerator",
+    "accepted_kwargs",
+    "architecture_class",
+    "architecture_names",
+    "build_architecture",
+    "recognise_config",
+    "resolve_architecture",
+    "task_of_architecture",
+]
+
+ARCHITECTURES: dict[str, type[Generator]] = {
+    cls.architecture: cls
+    for cls in (
+        DCGANGenerator,
+        ConditionalDCGANGenerator,
+        ResnetGenerator,
+        UnetGenerator,
+        StarGANGenerator,
+        ColorizationUNet,
+        AnimeGANv2Generator,  # AnimeGANv2 PyTorch port (bryandlee/animegan2-pytorch)
+        HugGANUNetGenerator,  # HugGAN sprint GeneratorUNet (huggan/pix2pix-*)
+        HugGANResnetGenerator,  # HugGAN sprint GeneratorResNet
+        BigGANDeepGenerator,  # pytorch-pretrained-BigGAN layout
+        DiffusionGenerator,  # a diffusers UNet2DModel folder + its noise schedule
+    )
+}
+
+# Named variants of the reference code (its --netG choices): preset -> (architecture, kwargs).
+ARCHITECTURE_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "resnet_6blocks": ("cyclegan_resnet", {"n_blocks": 6}),
+    "resnet_9blocks": ("cyclegan_resnet", {"n_blocks": 9}),
+    "unet_128": ("pix2pix_unet", {"num_downs": 7}),
+    "unet_256": ("pix2pix_unet", {"num_downs": 8}),
+}
+
+
+def architecture_names() -> list[str]:
+    """Every name :func:`build_architecture` accepts: architectures, then presets."""
+    return sorted(ARCHITECTURES) + sorted(ARCHITECTURE_PRESETS)
+
+
+def resolve_architecture(name: str, kwargs: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """Expand a preset into ``(architecture, kwargs)``; the given kwargs override the preset's.
+
+    Raises :class:`UnknownArchitectureError` listing the valid names for an unknown ``name``.
+    """
+    given = dict(kwargs or {})
+    if name in ARCHITECTURES:
+        return name, given
+    if name in ARCHITECTURE_PRESETS:
+        base, preset_kwargs = ARCHITECTURE_PRESETS[name]
+        return base, {**preset_kwargs, **given}
+    raise UnknownArchitectureError(f"unknown architecture {name!r}; choose one of: {', '.join(architecture_names())}")
+
+
+def architecture_class(name: str) -> type[Generator]:
+    """The class of architecture (or preset) ``name``; :class:`UnknownArchitectureError` listing the valid names."""
+    return ARCHITECTURES[resolve_architecture(name)[0]]
+
+
+def task_of_architecture(name: str) -> Task:
+    """The task architecture (or preset) ``name`` usually does (a model folder may say otherwise)."""
+    return architecture_class(name).default_task
+
+
+def recognise_config(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(architecture, completed meta)`` for a foreign ``config.json`` (no ``_gan_studio`` architecture)
+    that one of the architectures recognises as its own (e.g. a diffusers ``UNet2DModel`` config); None
+    when none does."""
+    meta = config.get("_gan_studio")
+    for name, cls in ARCHITECTURES.items():
+        if cls.recognises_config(config):
+            return name, cls.complete_meta(config, meta if isinstance(meta, dict) else {})
+    return None
+
+
+def accepted_kwargs(name: str) -> dict[str, Any]:
+    """The constructor keyword arguments of architecture (or preset) ``name`` with their defaults."""
+    arch, preset_kwargs = resolve_architecture(name)
+    params = inspect.signature(ARCHITECTURES[arch].__init__).parameters
+    defaults = {p.name: p.default for p in params.values() if p.name != "self"}
+    return {**defaults, **preset_kwargs}
+
+
+def build_architecture(name: str, kwargs: Mapping[str, Any] | None = None) -> Generator:
+    """Instantiate architecture (or preset) ``name`` with constructor ``kwargs``.
+
+    Raises :class:`UnknownArchitectureError` for an unknown name (listing the valid ones), for
+    keyword arguments the constructor does not take (listing the accepted ones), and for values
+    it rejects (naming the value).
+    """
+    arch, full_kwargs = resolve_architecture(name, kwargs)
+    accepted = accepted_kwargs(arch)
+    unknown = sorted(set(full_kwargs) - set(accepted))
+    if unknown:
+        raise UnknownArchitectureError(
+            f"architecture {arch!r} does not take {', '.join(map(repr, unknown))}; "
+            f"it accepts: {', '.join(accepted)}"
+        )
+    try:
+        return ARCHITECTURES[arch](**full_kwargs)
+    except (TypeError, ValueError) as exc:
+        raise UnknownArchitectureError(f"cannot build {arch!r} with {full_kwargs}: {exc}") from exc

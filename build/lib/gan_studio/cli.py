@@ -1,0 +1,518 @@
+"""``python -m gan_studio``: the command-line interface.
+
+Every sub-command has ``--help``. Errors the user can fix print one readable line and exit with
+status 2; output files are never overwritten unless ``--overwrite`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._version import __version__
+from .errors import GanStudioError
+
+logger = logging.getLogger("gan_studio")
+
+
+
+class CliError(GanStudioError):
+    """A usage error found after parsing (e.g. an output file that exists)."""
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+def _common(parser: argparse.ArgumentParser, *, device: bool = True, runtime: bool = False) -> None:
+    parser.add_argument("--models", metavar="FILE", help="extra models from a TOML file (see README, 'Adding models')")
+    if device:
+        parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps; default auto")
+    if runtime:
+        from .runtime import add_runtime_arguments
+
+        add_runtime_arguments(parser)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+
+def _studio(args: argparse.Namespace) -> Any:
+    from .runtime import runtime_kwargs
+    from .studio import Studio
+
+    return Studio(models_file=args.models, device=getattr(args, "device", "auto"), **runtime_kwargs(args))
+
+
+def _check_output(path: Path, overwrite: bool) -> Path:
+    if path.suffix.lower() not in (".png", ".gif"):
+        raise CliError(f"output {str(path)!r} must end in .png{' or .gif' if path.suffix else ''}")
+    if path.exists() and not overwrite:
+        raise CliError(f"{str(path)!r} exists; pass --overwrite or choose another path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _progress_bar(total: int, desc: str) -> Any:
+    """A tqdm bar driven by the pipelines' ``progress(fraction, message)`` callback."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="img", disable=None, leave=False)
+
+    def update(fraction: float, message: str) -> None:
+        bar.n = round(fraction * total)
+        bar.set_postfix_str(message, refresh=False)
+        bar.refresh()
+
+    update.close = bar.close  # type: ignore[attr-defined]
+    return update
+
+
+def _tile_progress_bar(desc: str) -> Any:
+    """A tqdm bar over tiles for full-resolution translation (its total comes with the first "tile k/n")."""
+    from tqdm.auto import tqdm
+
+    from .pipelines.tiling import parse_tile_message
+
+    bar = tqdm(total=None, desc=desc, unit="tile", disable=None, leave=False)
+
+    def update(fraction: float, message: str) -> None:
+        counts = parse_tile_message(message)
+        if counts is None:
+            bar.set_postfix_str(message, refresh=True)
+            return
+        done, total = counts
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    update.close = bar.close  # type: ignore[attr-defined]
+    return update
+
+
+def _save(image: Any, params: dict[str, Any], path: Path, overwrite: bool) -> None:
+    from .metadata import save_png
+
+    save_png(image, path, params, overwrite=overwrite)
+    print(path)
+
+
+def _load_input(path: str) -> Any:
+    from .image_io import load_image
+
+    image, notes = load_image(path)
+    for note in notes:
+        logger.warning("%s: %s", Path(path).name, note)
+    return image
+
+
+# ---- sub-commands ------------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace) -> int:
+    from .registry import load_registry
+
+    specs = load_registry(args.models).list(args.task)
+    if args.json:
+        print(json.dumps([s.summary() for s in specs], indent=2, ensure_ascii=False))
+        return 0
+    rows = [("ID", "TASK", "ARCHITECTURE", "SIZE", "LICENCE", "DESCRIPTION")]
+    for s in specs:
+        size = f"{s.image_size}px" if s.image_size else "any"
+        rows.append((s.id, s.task.value, s.architecture, size, s.license, s.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[5])
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .image_io import make_grid
+
+    out = _check_output(Path(args.output), args.overwrite)
+    studio = _studio(args)
+    bar = _progress_bar(args.n, "generating")
+    try:
+        results = studio.generate(args.model, seed=args.seed, n=args.n, label=args.label,
+                                  truncation=args.truncation, batch_size=args.batch_size, progress=bar,
+                                  steps=args.steps)
+    finally:
+        bar.close()
+    if args.separate:
+        for r in results:
+            _save(r.image, r.params, out.with_name(f"{out.stem}-{r.params['seed']}.png"), args.overwrite)
+        return 0
+    if len(results) == 1:
+        _save(results[0].image, results[0].params, out, args.overwrite)
+        return 0
+    params = dict(results[0].params)
+    params.update(seed=args.seed, n=args.n, seeds=[r.params["seed"] for r in results],
+                  labels=[r.params.get("label") for r in results], grid_cols=args.cols)
+    if args.label is None:
+        params.pop("label", None)
+    _save(make_grid([r.image for r in results], cols=args.cols), params, out, args.overwrite)
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from .pipelines.generation import frames_to_gif
+
+    out = _check_output(Path(args.output), args.overwrite)
+    studio = _studio(args)
+    bar = _progress_bar(args.frames, "interpolating")
+    try:
+        results = studio.interpolate(args.model, seed_a=args.seed_a, seed_b=args.seed_b, frames=args.frames,
+                                     label=args.label, truncation=args.truncation, progress=bar)
+    finally:
+        bar.close()
+    if out.suffix.lower() == ".gif":
+        out.write_bytes(frames_to_gif(results, duration_ms=args.duration))
+        print(out)
+        return 0
+    from .image_io import make_grid
+
+    params = {k: v for k, v in results[0].params.items() if k != "t"}
+    _save(make_grid([r.image for r in results]), params, out, args.overwrite)
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from .registry import Task
+
+    out = _check_output(Path(args.output), args.overwrite)
+    studio = _studio(args)
+    spec = studio.spec(args.model)
+    if spec.task != Task.MULTIDOMAIN:
+        spec.source_for(args.direction)  # a wrong direction fails before any work
+    if not args.full_res and (args.tile is not None or args.overlap is not None or args.norm_stats is not None):
+        raise CliError("--tile, --overlap and --norm-stats only apply with --full-res")
+    if spec.task == Task.MULTIDOMAIN and (args.full_res or args.center_crop is not None):
+        raise CliError(f"--full-res and --center-crop are for translation models; {spec.id!r} is a multidomain model")
+    image = _load_input(args.input)
+    if spec.task == Task.MULTIDOMAIN:
+        result = studio.translate_attributes(args.model, image, args.attributes or [], seed=args.seed)
+    else:
+        if args.attributes:
+            raise CliError(f"--attributes is for multidomain models; {spec.id!r} is a {spec.task.value} model")
+        bar = _tile_progress_bar("translating") if args.full_res else None
+        try:
+            result = studio.translate(args.model, image, direction=args.direction, working_size=args.size,
+                                      seed=args.seed, full_resolution=args.full_res, tile_size=args.tile,
+                                      overlap=args.overlap, center_crop=args.center_crop, progress=bar,
+                                      norm_stats=args.norm_stats or "thumbnail")
+        finally:
+            if bar is not None:
+                bar.close()
+    _save(result.image, result.params, out, args.overwrite)
+    return 0
+
+
+def cmd_colorize(args: argparse.Namespace) -> int:
+    out = _check_output(Path(args.output), args.overwrite)
+    studio = _studio(args)
+    result = studio.colorize(args.model, _load_input(args.input), working_size=args.size)
+    _save(result.image, result.params, out, args.overwrite)
+    return 0
+
+
+def reproduce_command(params: dict[str, Any]) -> str | None:
+    """The CLI command that reproduces an image from its provenance (None when it can't)."""
+    model, task = params.get("model"), params.get("task")
+    if not model:
+        return None
+    if params.get("mode") == "interpolate":
+        cmd = f"python -m gan_studio interpolate --model {model} --seed-a {params['seed_a']} --seed-b {params['seed_b']} --frames {params['frames']}"
+    elif task in ("unconditional", "conditional"):
+        cmd = f"python -m gan_studio generate --model {model} --seed {params.get('seed', 0)}"
+        if params.get("n", 1) > 1:
+            cmd += f" -n {params['n']}"
+            if params.get("grid_cols"):
+                cmd += f" --cols {params['grid_cols']}"
+    elif task in ("translation", "multidomain"):
+        cmd = f"python -m gan_studio translate --model {model} INPUT --seed {params.get('seed', 0)}"
+        if params.get("variant"):
+            cmd += f" --direction {params['variant']}"
+        if params.get("attributes"):
+            cmd += " --attributes " + " ".join(params["attributes"])
+        if params.get("working_size") and task == "translation":
+            cmd += f" --size {params['working_size']}"
+        if params.get("full_resolution"):
+            cmd += " --full-res"
+            if params.get("tile_size"):
+                cmd += f" --tile {params['tile_size']} --overlap {params.get('overlap', 0)}"
+            if params.get("norm_stats") == "tile":
+                cmd += " --norm-stats tile"
+        if params.get("center_crop") is not None:
+            cmd += " --center-crop" if params["center_crop"] else " --no-center-crop"
+    elif task == "colorization":
+        cmd = f"python -m gan_studio colorize --model {model} INPUT"
+    else:
+        return None
+    if params.get("label") is not None:
+        cmd += f" --label {params['label']}"
+    if params.get("truncation") is not None:
+        cmd += f" --truncation {params['truncation']}"
+    if params.get("steps") is not None and params.get("mode") != "interpolate":
+        cmd += f" --steps {params['steps']}"
+    if params.get("precision"):  # recorded when not fp32 (see gan_studio.runtime)
+        cmd += f" --precision {params['precision']}"
+    return cmd + " -o OUT.png"
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .metadata import format_metadata, read_metadata
+
+    params = read_metadata(args.file)
+    if args.json:
+        print(json.dumps(params, indent=2, ensure_ascii=False))
+        return 0
+    print(format_metadata(params))
+    command = reproduce_command(params)
+    if command:
+        print(f"\nreproduce with:\n  {command}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .architectures import resolve_architecture, task_of_architecture
+    from .convert import build_and_load
+    from .weights import extract_state_dict, load_weight_file, save_model_folder
+
+    src = Path(args.src)
+    out = Path(args.out_dir)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise CliError(f"{str(out)!r} exists and is not empty; pass --overwrite or choose another folder")
+    try:
+        user_kwargs = json.loads(args.kwargs) if args.kwargs else {}
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--kwargs is not valid JSON: {exc}") from None
+    if not isinstance(user_kwargs, dict):
+        raise CliError("--kwargs must be a JSON object, e.g. '{\"ngf\": 64}'")
+    architecture, kwargs = resolve_architecture(args.architecture, user_kwargs)
+    state = extract_state_dict(load_weight_file(src), args.key, source=src.name)
+    module = build_and_load(state, architecture, kwargs, source=src.name)
+    task = args.task or task_of_architecture(architecture).value
+    meta: dict[str, Any] = {"task": task, "converted_from": src.name, "license": args.license}
+    if args.labels:
+        meta["labels"] = args.labels
+    if args.image_size:
+        meta["image_size"] = args.image_size
+    card = (
+        f"---\nlicense: {args.license}\nlibrary_name: gan_studio\ntags: [gan, {task}]\n---\n\n"
+        f"# {out.name}\n\nConverted by `python -m gan_studio convert` from `{src.name}`.\n\n"
+        f"- architecture: `{architecture}`\n- config: `{json.dumps(kwargs, sort_keys=True)}`\n"
+        f"- task: {task}\n\nLoad it with `python -m gan_studio generate --model {out}` (or translate/colorize).\n"
+    )
+    save_model_folder(module, out, architecture=architecture, kwargs=kwargs, meta=meta, card=card)
+    print(out)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training import train
+
+    path = train(args.recipe, args.out, steps=args.steps, seed=args.seed, resume=not args.no_resume,
+                 device="cpu" if args.device == "auto" else args.device)
+    print(path)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import comparison_grid, compare, format_comparison
+
+    out = _check_output(Path(args.output), args.overwrite) if args.output else None
+    studio = _studio(args)
+    bar = _progress_bar(100, "comparing")
+    try:
+        label = None if args.label in ("random", "") else args.label
+        result = compare(studio, gan=args.gan, diffusion=args.diffusion, label=label, seed=args.seed, n=args.n,
+                         steps=args.steps, repeats=args.repeats, eval_samples=args.eval_n, eval_seed=args.eval_seed,
+                         progress=bar)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(format_comparison(result))
+    if out is not None:
+        params = {
+            "mode": "compare", "rows": [result.gan.model, result.diffusion.model], "label": result.label,
+            "seeds": result.seeds, "steps": result.diffusion.steps, "software": result.gan.results[0].params.get("software"),
+            "ai_generated": True,
+        }
+        from .metadata import save_png
+
+        save_png(comparison_grid(result), out, params, overwrite=args.overwrite)
+        print(f"{out}  (row 1: {result.gan.model}, row 2: {result.diffusion.model})", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, format_report
+    from .registry import load_registry
+
+    spec = load_registry(args.models).resolve(args.model)
+    if spec.architecture == "diffusion":  # diffusers folders: the same metrics through gan_studio.compare
+        from .compare import evaluate_generator
+        from .studio import Studio
+
+        loaded = Studio(models_file=args.models, device="cpu" if args.device == "auto" else args.device).load(args.model)
+        metrics = {"model": spec.id, **evaluate_generator(
+            loaded.module, num_classes=len(spec.labels) or 10, n_samples=args.n, seed=args.seed,
+            conditional=spec.task.value == "conditional")}
+        print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
+        return 0
+    target = spec.source.path if not spec.source.is_hub else args.model
+    metrics = evaluate(target, n_samples=args.n, seed=args.seed, device="cpu" if args.device == "auto" else args.device)
+    print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
+    return 0
+
+
+# ---- parser ------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from .registry import Task
+
+    parser = argparse.ArgumentParser(
+        prog="python -m gan_studio",
+        description="GAN Studio: generate, translate and colorize images with GAN generators.",
+    )
+    parser.add_argument("--version", action="version", version=f"gan_studio {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the registered models")
+    _common(p, device=False)
+    p.add_argument("--task", choices=[t.value for t in Task], help="only models of this task")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("generate", help="generate images from a seed")
+    _common(p, runtime=True)
+    p.add_argument("--model", required=True, help="registry id, local model folder or Hub repo id")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first image; image i uses seed+i (default 0)")
+    p.add_argument("-n", type=int, default=1, help="number of images (default 1)")
+    p.add_argument("--label", help="class name or index, for conditional models (default: drawn from the seed)")
+    p.add_argument("--truncation", type=float, help="truncation of the latent (e.g. 0.7); default none")
+    p.add_argument("--steps", type=int, help="sampling steps of a diffusion model (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
+    p.add_argument("--cols", type=int, help="grid columns when n > 1")
+    p.add_argument("--separate", action="store_true", help="write one file per image (OUT-<seed>.png)")
+    p.add_argument("-o", "--output", required=True, help="output PNG (a grid when n > 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("interpolate", help="frames between two seeds, as a GIF or a PNG grid")
+    _common(p, runtime=True)
+    p.add_argument("--model", required=True, help="registry id, local model folder or Hub repo id")
+    p.add_argument("--seed-a", type=int, required=True, help="start seed")
+    p.add_argument("--seed-b", type=int, required=True, help="end seed")
+    p.add_argument("--frames", type=int, default=16, help="number of frames, 2-240 (default 16)")
+    p.add_argument("--label", help="class for conditional models")
+    p.add_argument("--truncation", type=float, help="latent truncation")
+    p.add_argument("--duration", type=int, default=80, help="GIF frame duration in ms (default 80)")
+    p.add_argument("-o", "--output", required=True, help="output .gif (animation) or .png (grid of frames)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("translate", help="translate a photo (CycleGAN/pix2pix, or StarGAN attributes)")
+    _common(p, runtime=True)
+    p.add_argument("--model", required=True, help="registry id, local model folder or Hub repo id")
+    p.add_argument("input", help="input image (PNG, JPEG, WebP or GIF)")
+    p.add_argument("--direction", help="direction for two-way translators, e.g. AtoB or BtoA (default: the first)")
+    p.add_argument("--attributes", nargs="*", help="target attributes for multidomain (StarGAN) models")
+    p.add_argument("--size", type=int, help="working size: short side in px (default: the model's)")
+    p.add_argument("--seed", type=int, default=0, help="seed for models that keep dropout on (default 0)")
+    p.add_argument("--full-res", action="store_true",
+                   help="translate at the photo's own size in overlapping, seamlessly blended tiles "
+                        "(--size is not used)")
+    p.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in px for --full-res (default 512)")
+    p.add_argument("--overlap", type=int, default=None, metavar="N",
+                   help="overlap between tiles in px for --full-res, at most half the tile (default 64)")
+    p.add_argument("--norm-stats", choices=["thumbnail", "tile"], default=None,
+                   help="--full-res: InstanceNorm-like layers use a thumbnail's statistics (default, consistent "
+                        "tiles) or each tile's own")
+    p.add_argument("--center-crop", action=argparse.BooleanOptionalAction, default=None,
+                   help="crop the centred square first (default: the model's choice; AnimeGANv2 face styles crop)")
+    p.add_argument("-o", "--output", required=True, help="output PNG")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser("colorize", help="colorize a black-and-white photo at full resolution")
+    _common(p, runtime=True)
+    p.add_argument("--model", default="photo-colorizer", help="colorization model (default photo-colorizer)")
+    p.add_argument("input", help="input image")
+    p.add_argument("--size", type=int, help="working size for the colour prediction (default 256)")
+    p.add_argument("-o", "--output", required=True, help="output PNG")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_colorize)
+
+    p = sub.add_parser("info", help="print the provenance stored in a PNG made by the studio")
+    p.add_argument("file", help="a PNG written by gan_studio")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("convert", help="turn a foreign checkpoint into a gan_studio model folder")
+    p.add_argument("src", help="weight file: .safetensors, or .pth/.pt/.bin/.ckpt (loaded weights-only)")
+    p.add_argument("out_dir", help="folder to write config.json + model.safetensors + README.md")
+    p.add_argument("--architecture", required=True,
+                   help="dcgan, conditional_dcgan, cyclegan_resnet (presets resnet_6blocks, resnet_9blocks), "
+                        "pix2pix_unet (presets unet_128, unet_256), stargan, colorization_unet, animegan2")
+    p.add_argument("--kwargs", help="constructor arguments as JSON, e.g. '{\"ngf\": 64}'")
+    p.add_argument("--key", help="key holding the state dict inside the checkpoint (e.g. state_dict, G)")
+    p.add_argument("--task", help="task, if not the architecture's usual one")
+    p.add_argument("--labels", nargs="*", help="class/attribute/domain names")
+    p.add_argument("--image-size", type=int, help="native image size")
+    p.add_argument("--license", default="unknown", help="licence of the weights (default unknown)")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("train", help="train one of the embedded default models")
+    p.add_argument("recipe", help="digits-dcgan, digits-cgan, photo2sketch, digits-stargan, photo-colorizer, "
+                                  "digits-diffusion")
+    p.add_argument("--out", required=True, help="output folder (resumes from its training state)")
+    p.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if a training state exists")
+    p.add_argument("--device", default="auto", help="cpu or cuda (default: cpu unless given)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("compare", help="GAN vs diffusion: same class and seeds, time per image and quality numbers")
+    _common(p, runtime=True)
+    p.add_argument("--gan", default="digits-cgan", help="the GAN generator (default digits-cgan)")
+    p.add_argument("--diffusion", default="digits-diffusion", help="the diffusion model (default digits-diffusion)")
+    p.add_argument("--label", default="3", help="class name or index (default 3); 'random' draws one per seed")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first image; image i uses seed+i (default 0)")
+    p.add_argument("-n", type=int, default=8, help="images per model, 1-32 (default 8)")
+    p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the model's)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up; the median is reported (default 3)")
+    p.add_argument("--eval-n", type=int, default=200,
+                   help="samples per model for the quality numbers (default 200; 0 skips them)")
+    p.add_argument("--eval-seed", type=int, default=0, help="seed of the evaluation samples (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("-o", "--output", help="also write the images as a PNG grid (row 1 GAN, row 2 diffusion)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("evaluate", help="score a model with the evaluation module")
+    _common(p)
+    p.add_argument("model", help="registry id or local model folder")
+    p.add_argument("-n", type=int, default=1000, help="samples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (GanStudioError, ValueError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,116 @@
+"""What a generator declares about itself, and what the studio can do with it.
+
+Every architecture class states its :class:`Contract` next to its code (``contract`` on the
+instance, computed from its constructor arguments). The pipelines, the runtime, the UI's controls
+and the CLI read that declaration; none of them switches on an architecture's name. This module
+is pure Python (no torch), so the registry, the UI and the CLI can use it cheaply.
+
+>>> Contract(task=Task.UNCONDITIONAL, latent_dim=100).takes_latent
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .errors import CatalogueError
+
+__all__ = [
+    "DEFAULT_WORKING_SIZE",
+    "GENERATION_TASKS",
+    "IMAGE_TASKS",
+    "JOBS",
+    "Contract",
+    "Task",
+    "job_of",
+]
+
+DEFAULT_WORKING_SIZE = 256  # short side an image model works at when neither call nor model says
+
+
+class Task(StrEnum):
+    """What the studio can do with a model; each task has a fixed call contract."""
+
+    UNCONDITIONAL = "unconditional"  # G(z)
+    CONDITIONAL = "conditional"  # G(z, labels)
+    TRANSLATION = "translation"  # G(x), x in [-1, 1]
+    MULTIDOMAIN = "multidomain"  # G(x, c_target)
+    COLORIZATION = "colorization"  # G(L) -> ab
+
+    @classmethod
+    def parse(cls, value: str, *, where: str = "") -> Task:
+        """The task named ``value``; :class:`~gan_studio.errors.CatalogueError` listing the valid ones."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise CatalogueError(
+                f"{where}unknown task {value!r}; choose one of: {', '.join(t.value for t in cls)}"
+            ) from None
+
+
+# The studio's jobs (one tab each in the UI, one warm-up model each) and the tasks that serve them,
+# in the order the UI shows them. The only place these groups are written.
+JOBS: dict[str, tuple[Task, ...]] = {
+    "generate": (Task.UNCONDITIONAL, Task.CONDITIONAL),
+    "translate": (Task.TRANSLATION, Task.MULTIDOMAIN),
+    "colorize": (Task.COLORIZATION,),
+}
+GENERATION_TASKS: tuple[Task, ...] = JOBS["generate"]
+IMAGE_TASKS: tuple[Task, ...] = JOBS["translate"] + JOBS["colorize"]  # an image in, an image out
+
+
+def job_of(task: Task) -> str:
+    """The job (``generate``, ``translate``, ``colorize``) a task serves."""
+    return next(job for job, tasks in JOBS.items() if task in tasks)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """How a generator is called and what it tolerates; declared by each architecture.
+
+    Generators (``task`` unconditional or conditional) are called ``G(z[, labels][, truncation=t]
+    [, steps=k])``; image models ``G(x[, c])`` with ``x`` in [-1, 1] (``G(L)`` for colorizers).
+    """
+
+    task: Task  # the task the architecture does with this config
+    # --- generators ---
+    latent_dim: int = 0  # length of z (0: not a latent generator)
+    num_classes: int = 0  # classes of a conditional generator (0: unconditional)
+    truncation: str | None = None  # "trick": resample |z| > t; "input": G(z, c, truncation=t) (BigGAN)
+    steps: bool = False  # takes a number of sampling steps (diffusion)
+    default_steps: int | None = None  # the steps used when a call gives none
+    max_steps: int = 0  # the most steps a call may ask for
+    # --- image models ---
+    in_channels: int = 0  # image channels the model reads (0: no image input)
+    condition_dim: int = 0  # length of the target vector c of G(x, c) (StarGAN's c_dim)
+    size_multiple: int = 1  # input sides must be a multiple of this
+    # --- all ---
+    out_channels: int = 3  # channels of the output (2 for a colorizer's ab)
+    native_size: int = 0  # the resolution it was made for (0: any)
+    stochastic: bool = False  # draws random numbers at inference (pix2pix dropout): seeded by the pipeline
+    # runtime tolerances (measured in bench/, docs/benchmarks.md)
+    channels_last: frozenset[str] = field(default_factory=frozenset)  # precisions where channels-last wins on CPU
+    compile: bool = True  # safe to torch.compile (same images as eager)
+    auto_bf16: bool = True  # precision "auto" may run it under bf16 autocast
+
+    def __post_init__(self) -> None:
+        if self.truncation not in (None, "trick", "input"):
+            raise ValueError(f"truncation must be None, 'trick' or 'input', got {self.truncation!r}")
+        if self.size_multiple < 1:
+            raise ValueError(f"size_multiple must be >= 1, got {self.size_multiple}")
+
+    @property
+    def takes_latent(self) -> bool:
+        """Whether the model is called with a latent ``z`` (a generator)."""
+        return self.latent_dim > 0
+
+    @property
+    def takes_image(self) -> bool:
+        """Whether the model is called with an image ``x``."""
+        return self.in_channels > 0
+
+    @property
+    def takes_truncation_input(self) -> bool:
+        """Whether ``truncation`` is an argument of the forward pass (BigGAN) rather than a latent trick."""
+        return self.truncation == "input"

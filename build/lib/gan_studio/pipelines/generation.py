@@ -1,0 +1,283 @@
+"""Generation: images from seeds (unconditional and class-conditional), and latent interpolation.
+
+Seeds are per image: image ``i`` of a call with ``seed=s`` uses seed ``s + i``, and its latent is
+drawn on a CPU ``torch.Generator``, so the same seed gives the same image whatever the batch size
+and whatever the device.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+from ..errors import UserInputError, WrongTaskError
+from ..models import LoadedModel
+from ..contract import GENERATION_TASKS, Task
+from .common import ProgressFn, Result, provenance, report, run_batches
+
+MAX_SEED = 2**63 - 1
+
+
+def latent_dim(loaded: LoadedModel) -> int:
+    """The length of ``z`` for this generator (a diffusion model's initial noise: C·H·W)."""
+    nz = loaded.contract.latent_dim
+    if nz <= 0:
+        raise WrongTaskError(f"model {loaded.spec.id!r} ({loaded.architecture}) takes no latent; it is not a generator")
+    return nz
+
+
+def draw_latent(seed: int, nz: int, truncation: float | None = None) -> Any:
+    """``z`` of shape (nz,) from ``seed`` on a CPU generator; with ``truncation`` a truncated normal.
+
+    Truncation resamples every entry with ``|z| > truncation`` (the truncation trick), deterministic
+    for a given seed.
+    """
+    import torch
+
+    if not 0 <= seed <= MAX_SEED:
+        raise UserInputError(f"seed {seed} out of range; use 0 … {MAX_SEED}")
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    z = torch.randn(nz, generator=gen)
+    if truncation is not None:
+        if truncation <= 0:
+            raise UserInputError(f"truncation must be > 0, got {truncation}")
+        for _ in range(1000):
+            bad = z.abs() > truncation
+            if not bool(bad.any()):
+                break
+            z = torch.where(bad, torch.randn(nz, generator=gen), z)
+        z = z.clamp(-truncation, truncation)
+    return z
+
+
+def latent_for(loaded: LoadedModel, seed: int, nz: int, truncation: float | None) -> Any:
+    """The latent for one image. Generators that take the truncation as an input (BigGAN) get
+    ``truncation * truncnorm(-2, 2)`` as their reference code draws it; others the truncation trick."""
+    if loaded.contract.takes_truncation_input:
+        t = 1.0 if truncation is None else float(truncation)
+        if not 0 < t <= 1:
+            raise UserInputError(f"truncation for {loaded.spec.id!r} must be in (0, 1], got {truncation}")
+        return draw_latent(seed, nz, 2.0) * t
+    return draw_latent(seed, nz, truncation)
+
+
+def resolve_label(loaded: LoadedModel, label: int | str | None) -> int | None:
+    """A class index from an index or a class name; ``None`` means a class drawn from the seed."""
+    spec = loaded.spec
+    if loaded.task != Task.CONDITIONAL:
+        if label not in (None, ""):
+            raise WrongTaskError(f"model {spec.id!r} is unconditional; it takes no class (got {label!r})")
+        return None
+    if label in (None, ""):
+        return None
+    names = list(spec.labels)
+    num_classes = num_classes_of(loaded)
+    if isinstance(label, str) and label in names:
+        return names.index(label)
+    try:
+        index = int(label)
+    except (TypeError, ValueError):
+        index = -1
+    if not 0 <= index < num_classes:
+        shown = ", ".join(names) if names else f"0 … {num_classes - 1}"
+        raise UserInputError(f"unknown class {label!r} for model {spec.id!r}; choose one of: {shown}")
+    return index
+
+
+def num_classes_of(loaded: LoadedModel) -> int:
+    """The number of classes a conditional generator takes (its contract's, else its class names')."""
+    return loaded.contract.num_classes or len(loaded.spec.labels) or 1
+
+
+def _class_for(seed: int, num_classes: int) -> int:
+    import torch
+
+    gen = torch.Generator(device="cpu").manual_seed(int(seed) ^ 0x5EED)
+    return int(torch.randint(num_classes, (1,), generator=gen))
+
+
+def check_steps(loaded: LoadedModel, steps: int | None, truncation: float | None = None) -> int | None:
+    """The effective sampling steps for ``loaded`` (its default when ``steps`` is None); None for
+    one-pass generators, which take no steps. Models that take steps take no truncation."""
+    contract = loaded.contract
+    if not contract.steps:
+        if steps is not None:
+            raise UserInputError(
+                f"model {loaded.spec.id!r} ({loaded.architecture}) makes an image in one forward pass; "
+                f"steps (got {steps!r}) apply to diffusion models only"
+            )
+        return None
+    if contract.truncation is None and truncation is not None:
+        raise UserInputError(
+            f"model {loaded.spec.id!r} is a diffusion model; truncation (got {truncation!r}) applies to GAN latents only"
+        )
+    return contract.default_steps if steps is None else valid_steps(steps, contract.max_steps)
+
+
+def valid_steps(steps: Any, limit: int) -> int:
+    """A valid number of sampling steps (a whole number 1 … ``limit``), or :class:`UserInputError`."""
+    if isinstance(steps, bool):
+        raise UserInputError(f"steps must be a whole number between 1 and {limit}, got {steps!r}")
+    try:
+        value = float(steps)
+    except (TypeError, ValueError):
+        raise UserInputError(f"steps must be a whole number between 1 and {limit}, got {steps!r}") from None
+    if not value.is_integer() or not 1 <= value <= limit:
+        raise UserInputError(f"steps must be a whole number between 1 and {limit}, got {steps!r}")
+    return int(value)
+
+
+def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float | None = None,
+             steps: int | None = None) -> Any:
+    contract = loaded.contract
+    extra: dict[str, Any] = {}
+    if contract.takes_truncation_input:
+        extra["truncation"] = 1.0 if truncation is None else truncation
+    if contract.steps:
+        extra["steps"] = steps
+
+    def forward(z: Any, labels: Any | None) -> Any:
+        z = z.to(device=loaded.device, dtype=loaded.dtype)
+        with loaded.inference():
+            if labels is None:
+                out = loaded.forward(z, **extra)
+            else:
+                out = loaded.forward(z, labels.to(loaded.device), **extra)
+        return out.float().cpu()
+
+    if loaded.batcher is not None:  # concurrent requests for this model share one forward pass
+        return loaded.batcher.run(tuple(sorted(extra.items())), z, labels, forward)
+    return forward(z, labels)
+
+
+def label_name(loaded: LoadedModel, index: int | None) -> str | None:
+    if index is None:
+        return None
+    names = loaded.spec.labels
+    return names[index] if index < len(names) else str(index)
+
+
+def generate(
+    loaded: LoadedModel,
+    *,
+    seed: int = 0,
+    n: int = 1,
+    label: int | str | None = None,
+    truncation: float | None = None,
+    batch_size: int = 16,
+    progress: ProgressFn | None = None,
+    steps: int | None = None,
+) -> list[Result]:
+    """``n`` images from seeds ``seed … seed + n - 1`` (class ``label`` for conditional models).
+
+    ``steps``: sampling steps of a diffusion model (default: the model's); one-pass generators take none.
+    """
+    import torch
+
+    from ..image_io import tensor_to_pil
+
+    if loaded.task not in GENERATION_TASKS:
+        raise WrongTaskError(f"model {loaded.spec.id!r} is a {loaded.spec.task.value} model, not a generator")
+    if n < 1:
+        raise UserInputError(f"number of images must be at least 1, got {n}")
+    if batch_size < 1:
+        raise UserInputError(f"batch size must be at least 1, got {batch_size}")
+    steps = check_steps(loaded, steps, truncation)
+    nz = latent_dim(loaded)
+    fixed = resolve_label(loaded, label)
+    conditional = loaded.task == Task.CONDITIONAL
+    num_classes = num_classes_of(loaded)
+    seeds = [seed + i for i in range(n)]
+    classes = [fixed if fixed is not None else _class_for(s, num_classes) for s in seeds] if conditional else None
+
+    def run(chunk: list[int]) -> list[Any]:
+        z = torch.stack([latent_for(loaded, seeds[i], nz, truncation) for i in chunk])
+        labels = torch.tensor([classes[i] for i in chunk], dtype=torch.long) if classes is not None else None
+        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps))
+
+    results: list[Result] = []
+    for images in run_batches(run, list(range(n)), batch_size):
+        for image in images:
+            i = len(results)
+            cls = classes[i] if classes is not None else None
+            params = provenance(loaded, seed=seeds[i], label=label_name(loaded, cls), truncation=truncation,
+                                steps=steps)
+            results.append(Result(image, params))
+        report(progress, len(results) / n, f"generated {len(results)}/{n}")
+    return results
+
+
+def slerp(a: Any, b: Any, t: float) -> Any:
+    """Spherical interpolation between latents ``a`` and ``b`` (linear when they are parallel)."""
+    import torch
+
+    na, nb = a / a.norm(), b / b.norm()
+    omega = torch.arccos(torch.clamp((na * nb).sum(), -1.0, 1.0))
+    if float(omega.abs()) < 1e-6:
+        return (1 - t) * a + t * b
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+def interpolate(
+    loaded: LoadedModel,
+    *,
+    seed_a: int,
+    seed_b: int,
+    frames: int = 16,
+    label: int | str | None = None,
+    truncation: float | None = None,
+    batch_size: int = 16,
+    progress: ProgressFn | None = None,
+    steps: int | None = None,
+) -> list[Result]:
+    """``frames`` images along the great circle from ``z(seed_a)`` to ``z(seed_b)`` (for a diffusion
+    model: between the two seeds' initial noises, sampled with ``steps``)."""
+    import torch
+
+    from ..image_io import tensor_to_pil
+
+    if loaded.task not in GENERATION_TASKS:
+        raise WrongTaskError(f"model {loaded.spec.id!r} is a {loaded.spec.task.value} model, not a generator")
+    if not 2 <= frames <= 240:
+        raise UserInputError(f"frames must be between 2 and 240, got {frames}")
+    steps = check_steps(loaded, steps, truncation)
+    nz = latent_dim(loaded)
+    za, zb = latent_for(loaded, seed_a, nz, truncation), latent_for(loaded, seed_b, nz, truncation)
+    cls = resolve_label(loaded, label)
+    if loaded.task == Task.CONDITIONAL and cls is None:
+        cls = _class_for(seed_a, num_classes_of(loaded))
+    ts = [i / (frames - 1) for i in range(frames)]
+
+    def run(chunk: list[float]) -> list[Any]:
+        z = torch.stack([slerp(za, zb, t) for t in chunk])
+        labels = torch.full((len(chunk),), cls, dtype=torch.long) if cls is not None else None
+        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps))
+
+    results: list[Result] = []
+    for images in run_batches(run, ts, batch_size, what="frames"):
+        for image in images:
+            t = ts[len(results)]
+            params = provenance(
+                loaded, seed_a=seed_a, seed_b=seed_b, t=round(t, 6), frames=frames,
+                label=label_name(loaded, cls), truncation=truncation, steps=steps, mode="interpolate",
+            )
+            results.append(Result(image, params))
+        report(progress, len(results) / frames, f"frame {len(results)}/{frames}")
+    return results
+
+
+def frames_to_gif(results: list[Result], *, duration_ms: int = 80, scale: int | None = None) -> bytes:
+    """An animated GIF (bytes) of interpolation frames, ping-pong looped; small frames are upscaled."""
+    from PIL import Image
+
+    images = [r.image for r in results]
+    if scale is None:
+        scale = max(1, math.ceil(128 / max(images[0].size)))
+    if scale > 1:
+        images = [im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST) for im in images]
+    sequence = images + images[-2:0:-1]
+    buf = io.BytesIO()
+    sequence[0].save(buf, format="GIF", save_all=True, append_images=sequence[1:], duration=duration_ms, loop=0)
+    return buf.getvalue()

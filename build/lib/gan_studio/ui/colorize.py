@@ -1,0 +1,125 @@
+"""The Colorize tab: a black-and-white photo in, a colour photo out at the input's full resolution.
+
+Endpoints: ``colorize``, ``colorize_controls`` (model picked), ``colorize_example``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..registry import ModelSpec
+from .common import (
+    COLORIZE_TASKS,
+    ModelAccess,
+    OutputStore,
+    UploadImage,
+    gpu,
+    load_with_progress,
+    progress_fn,
+    read_upload,
+    slug,
+    spec_blurb,
+    user_errors,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ColorizeTab:
+    """The Colorize tab's components (the Inspect tab sends parameters here)."""
+
+    image: gr.Image
+    model: gr.Dropdown
+    info: gr.Markdown
+    working_size: gr.Slider
+    slider: gr.ImageSlider
+    download: gr.File
+
+
+def build_colorize_tab(
+    *,
+    access: ModelAccess,
+    store: OutputStore,
+    session_models: gr.State,
+    colorize: Callable[..., Any],
+    examples: Sequence[tuple[str, str]] = (),
+) -> ColorizeTab:
+    """Lay out the Colorize tab (call inside a ``gr.Tab``) and wire its events.
+
+    ``colorize`` is :meth:`Studio.colorize`; ``examples`` are ``(image path, model id)`` pairs.
+    """
+    ids = access.ids(COLORIZE_TASKS)
+    first = access.studio.registry.get(ids[0]) if ids else None
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            image = UploadImage(type="filepath", image_mode=None, label="Black-and-white photo",
+                                sources=["upload", "webcam", "clipboard"], height=300, elem_id="colorize-input")
+            model = gr.Dropdown(ids, value=ids[0] if ids else None, label="Colorizer", allow_custom_value=True)
+            info = gr.Markdown(spec_blurb(first) if first else "", elem_classes=["model-info"])
+            with gr.Accordion("Advanced", open=False):
+                working_size = gr.Slider(0, 1024, value=0, step=16,
+                                         label="Working size (short side the colour is predicted at, "
+                                               "0 = model default)")
+            run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
+        with gr.Column(scale=2, min_width=360):
+            slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="colorize-slider", max_height=520)
+            download = gr.File(label="Download PNG", elem_id="colorize-download")
+
+    @user_errors
+    def do_colorize(image: str | None, model: str, working_size: float | None, session: list[str] | None,
+                    request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        spec = access.spec(model, COLORIZE_TASKS, session, tab="Colorize")
+        source = read_upload(image, what="a black-and-white photo")
+        working = int(working_size) if working_size not in (None, "") and float(working_size) > 0 else None
+        load_with_progress(access.studio, spec, None, progress)
+        result = colorize(spec.id, source, working_size=working, progress=progress_fn(progress, start=0.2))
+        folder = store.call_dir(request)
+        before_path = folder / "before.png"
+        source.convert("L").save(before_path, format="PNG")  # what the colorizer sees: the luminance
+        name = f"{slug(Path(str(image)).stem, limit=32)}_{spec.id}"
+        after_path = store.save_png(folder, name, result.image, result.params)
+        return (str(before_path), after_path), after_path
+
+    def model_controls(model_id: str | None, session: list[str] | None) -> str:
+        try:
+            return spec_blurb(access.spec(model_id, COLORIZE_TASKS, session, tab="Colorize"))
+        except Exception as exc:
+            return f"⚠️ {exc}"
+
+    run.click(gpu(do_colorize), [image, model, working_size, session_models], [slider, download],
+              api_name="colorize", concurrency_id="gpu")
+    model.change(model_controls, [model, session_models], info, api_name="colorize_controls",
+                 concurrency_limit=None, show_progress="hidden", api_visibility="undocumented")
+
+    rows = [[path, model_id] for path, model_id in examples]
+    if rows:
+        def run_example(image: str | None, model: str, request: gr.Request,
+                        progress=gr.Progress()):  # noqa: B008
+            return do_colorize(image, model, 0, [], request, progress)
+
+        gr.Examples(rows, [image, model], [slider, download], fn=gpu(run_example), cache_examples=True,
+                    cache_mode="lazy", api_name="colorize_example", label="Examples (click one)")
+
+    return ColorizeTab(image, model, info, working_size, slider, download)
+
+
+def reproduce_updates(tab: ColorizeTab, spec: ModelSpec, params: dict[str, Any]) -> dict[Any, Any]:
+    """Component updates that set the Colorize tab to the parameters of a studio PNG."""
+    return {
+        tab.model: gr.update(value=spec.id),
+        tab.info: spec_blurb(spec),
+        tab.working_size: gr.update(value=int(params.get("working_size") or 0)),
+    }
+
+
+def components(tab: ColorizeTab) -> list[Any]:
+    """Every component :func:`reproduce_updates` may update."""
+    return [tab.model, tab.info, tab.working_size]

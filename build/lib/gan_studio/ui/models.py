@@ -1,0 +1,199 @@
+"""The Models tab: the registry as a table, the selected model's card, and adding a Hub repo id or
+a local model folder for this session (off in public mode).
+
+Endpoints: ``model_card``, ``add_model``, ``select_model_row``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..registry import ModelSpec, Task
+from .common import TAB_OF_TASK, ModelAccess, markdown_escape, user_errors
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ["id", "task", "architecture", "source", "licence", "image size", "weights"]
+MAX_CARD_BYTES = 200_000
+_FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.S)
+
+
+@dataclass
+class ModelsTab:
+    table: gr.Dataframe
+    picker: gr.Dropdown
+    card: gr.Markdown
+
+
+def _weights_size(spec: ModelSpec) -> str:
+    """Size of the local weight files (without loading them); Hub weights are fetched on first use."""
+    from ..models import DEFAULT_WEIGHT_FILES
+
+    total = 0
+    sources = list(spec.variants.values()) or [spec.source]
+    for source in sources:
+        if source.is_hub:
+            return "on the Hub"
+        folder = Path(source.path or ".") / (source.subfolder or "")
+        found = next((folder / n for n in (source.files or DEFAULT_WEIGHT_FILES) if (folder / n).is_file()), None)
+        if found is None:
+            return "missing"
+        total += found.stat().st_size
+    if total >= 1 << 20:
+        return f"{total / (1 << 20):.1f} MB"
+    return f"{total / 1024:.0f} KB"
+
+
+def _source(spec: ModelSpec) -> str:
+    sources = list(spec.variants.values()) or [spec.source]
+    first = sources[0]
+    if first.is_hub:
+        rev = first.revision or ""
+        short = rev[:7] if len(rev) == 40 and all(c in "0123456789abcdef" for c in rev) else rev
+        return f"hub:{first.repo_id}" + (f"@{short}" if short else "")
+    if spec.builtin:
+        return "built in"
+    return "local folder"
+
+
+def table_rows(specs: Sequence[ModelSpec]) -> list[list[str]]:
+    """One row per model: id, task, architecture, source, licence, image size, weights."""
+    return [
+        [s.id, s.task.value, s.architecture, _source(s), s.license,
+         f"{s.image_size} px" if s.image_size else "any", _weights_size(s)]
+        for s in specs
+    ]
+
+
+def registry_facts(spec: ModelSpec, *, public: bool = False) -> str:
+    """The registry entry as a Markdown list (local paths hidden in public mode)."""
+    if public and not spec.source.is_hub:
+        source = _source(spec)
+    elif spec.variants:
+        source = ", ".join(f"{k}: {v.describe()}" for k, v in spec.variants.items())
+    else:
+        source = spec.source.describe()
+    facts: list[tuple[str, Any]] = [
+        ("task", spec.task.value),
+        ("architecture", f"`{spec.architecture}`"),
+        ("source", markdown_escape(source)),
+        ("image size", f"{spec.image_size} px" if spec.image_size else "any"),
+        ("channels", spec.channels),
+        ("weights", _weights_size(spec)),
+        ("licence", markdown_escape(spec.license)),
+    ]
+    if spec.labels:
+        facts.append(("classes / attributes", markdown_escape(", ".join(spec.labels))))
+    if spec.exclusive:
+        facts.append(("exclusive groups", markdown_escape("; ".join(" / ".join(g) for g in spec.exclusive))))
+    if spec.variants:
+        facts.append(("directions", markdown_escape(
+            ", ".join(f"{k} ({spec.variant_labels[k]})" if k in spec.variant_labels else k for k in spec.variants))))
+    return "\n".join(f"- **{name}**: {value}" for name, value in facts)
+
+
+def card_markdown(spec: ModelSpec, *, public: bool = False) -> str:
+    """The model card (README.md without its YAML front matter) and the registry entry; a short
+    description stands in for a missing card."""
+    text = ""
+    if spec.card:
+        try:
+            raw = Path(spec.card).read_bytes()[:MAX_CARD_BYTES]
+            text = _FRONT_MATTER.sub("", raw.decode("utf-8", errors="replace"), count=1).strip()
+        except OSError as exc:
+            logger.warning("cannot read the card of %s: %s", spec.id, exc)
+    if not text:
+        text = f"## {markdown_escape(spec.id)}\n\n{markdown_escape(spec.description or 'This model has no card.')}"
+    return f"{text}\n\n---\n\n#### Registry entry\n\n{registry_facts(spec, public=public)}\n"
+
+
+def build_models_tab(
+    *,
+    access: ModelAccess,
+    session_models: gr.State,
+    refresh: Sequence[tuple[gr.Dropdown, tuple[Task, ...]]],
+) -> ModelsTab:
+    """Lay out the Models tab (call inside a ``gr.Tab``) and wire its events.
+
+    ``refresh`` lists the other tabs' model pickers and the tasks they show; adding a model
+    updates their choices for this session.
+    """
+    registry = access.studio.registry
+    ids = access.ids(tuple(Task))
+    table = gr.Dataframe(table_rows([registry.get(i) for i in ids]), headers=COLUMNS, interactive=False,
+                         label="Registered models (click a row for its card)", elem_id="models-table", wrap=True)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            picker = gr.Dropdown(ids, value=ids[0] if ids else None, label="Model card", allow_custom_value=True)
+            card = gr.Markdown(card_markdown(registry.get(ids[0]), public=access.public) if ids else "",
+                               elem_id="model-card", container=True)
+        with gr.Column(scale=2):
+            if not access.public:
+                with gr.Group():
+                    new_model = gr.Textbox(label="Add a model for this session",
+                                           placeholder="a Hub repo id (owner/name) or a local model folder",
+                                           info="its config.json must name a gan_studio architecture and task",
+                                           elem_id="add-model-box")
+                    add = gr.Button("Add model", elem_id="add-model-button")
+                status = gr.Markdown()
+            else:
+                gr.Markdown("Adding models is turned off on this public studio.")
+
+    @user_errors
+    def show_card(model_id: str | None, session: list[str] | None) -> str:
+        if model_id in (None, ""):
+            return ""
+        if model_id not in access.ids(tuple(Task), session):
+            choices = ", ".join(access.ids(tuple(Task), session))
+            raise ValueError(f"unknown model {model_id!r}; choose one of: {choices}")
+        return card_markdown(registry.get(model_id), public=access.public)
+
+    def select_row(evt: gr.SelectData) -> Any:
+        row = evt.row_value or []
+        return gr.update(value=row[0]) if row else gr.update()
+
+    picker.change(show_card, [picker, session_models], card, api_name="model_card", concurrency_limit=None,
+                  show_progress="hidden")
+    table.select(select_row, None, picker, api_name="select_model_row", concurrency_limit=None,
+                 show_progress="hidden", api_visibility="undocumented")
+
+    if not access.public:
+        @user_errors
+        def add_model(text: str | None, session: list[str] | None, progress=gr.Progress()):  # noqa: B008
+            if access.public:  # defence in depth: never resolve arbitrary ids in public mode
+                raise ValueError("adding models is turned off on this public studio")
+            wanted = (text or "").strip()
+            if not wanted:
+                raise ValueError("type a Hub repo id (owner/name) or the path of a local model folder")
+            progress(0.1, desc=f"reading {wanted}…")
+            spec = access.studio.spec(wanted)
+            session = [*(session or [])]
+            if spec.id not in session and spec.id not in access.base_ids:
+                session.append(spec.id)
+            all_ids = access.ids(tuple(Task), session)
+            outputs: list[Any] = [
+                table_rows([registry.get(i) for i in all_ids]),
+                gr.update(choices=all_ids, value=spec.id),
+                f"Added **{markdown_escape(spec.id)}** ({spec.task.value}); pick it on the "
+                f"{TAB_OF_TASK[spec.task].capitalize()} tab.",
+                session,
+                "",
+            ]
+            outputs += [gr.update(choices=access.ids(tasks, session)) for _, tasks in refresh]
+            gr.Info(f"added {spec.id}")
+            return outputs
+
+        add.click(add_model, [new_model, session_models],
+                  [table, picker, status, session_models, new_model, *(d for d, _ in refresh)],
+                  api_name="add_model", concurrency_id="gpu")
+        new_model.submit(add_model, [new_model, session_models],
+                         [table, picker, status, session_models, new_model, *(d for d, _ in refresh)],
+                         api_name="add_model_submit", concurrency_id="gpu", api_visibility="undocumented")
+    return ModelsTab(table, picker, card)
