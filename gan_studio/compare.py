@@ -127,7 +127,7 @@ def evaluate_generator(
     from .evaluation import metrics as M
     from .evaluation.classifiers import predict
     from .evaluation.evaluate import _digit_classifier, _eval_conditional, _eval_unconditional
-    from .training.data import load_digits_32
+    from .data import load_digits_32
 
     if not 1 <= n_samples <= MAX_EVAL_SAMPLES:
         raise ValueError(f"n_samples must be between 1 and {MAX_EVAL_SAMPLES}, got {n_samples}")

@@ -149,7 +149,7 @@ def _digit_classifier() -> tuple[torch.nn.Module, float]:
 
 
 def _eval_unconditional(G, kwargs, meta, n, seed, device) -> dict[str, Any]:
-    from ..training.data import load_digits_32
+    from ..data import load_digits_32
 
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, int(kwargs["nz"]), generator=gen)
@@ -203,7 +203,7 @@ def translation_eval_images() -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     The sketch of a strip is the strip of the full image's sketch (so the blur sees the same
     context as in training). Tensors (3, H, W) in [-1, 1], sides multiples of 4.
     """
-    from ..training.data import PHOTOS, STRIPS, load_photo, sketch_rgb, to_tensor
+    from ..data import PHOTOS, STRIPS, load_photo, sketch_rgb, to_tensor
 
     photos, sketches = [], []
     lo, hi = STRIPS["eval"]
@@ -218,7 +218,7 @@ def translation_eval_images() -> tuple[list[torch.Tensor], list[torch.Tensor]]:
 
 def _translate_crops(G, images: list[torch.Tensor], device: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Translate each whole image, then cut both input and output into aligned crops."""
-    from ..training.data import grid_crops
+    from ..data import grid_crops
 
     ins, outs = [], []
     with torch.no_grad():
@@ -251,7 +251,7 @@ def evaluate_translation_pair(G_ab, G_ba, n: int, seed: int, device: str) -> dic
 
 
 def _eval_multidomain(G, kwargs, meta, n, seed, device) -> dict[str, Any]:
-    from ..training.data import ATTRIBUTES, apply_attributes, load_digits_32, to_rgb
+    from ..data import ATTRIBUTES, apply_attributes, load_digits_32, to_rgb
 
     labels = list(meta.get("labels") or ATTRIBUTES)
     if labels != list(ATTRIBUTES):
@@ -293,7 +293,7 @@ def colorization_eval(G, device: str, working_size: int, names: tuple[str, ...] 
     """ab PSNR vs the grayscale baseline and colourfulness on held-out photos (studio-style run:
     predict at ``working_size`` short side, upsample ab to full resolution)."""
     from ..image_io import lab_to_rgb, rgb_to_lab
-    from ..training.data import load_photo
+    from ..data import load_photo
 
     per: dict[str, Any] = {}
     psnrs, base_psnrs, col_pred, col_true = [], [], [], []

@@ -16,8 +16,9 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
+from .. import data as D
 from . import cards
-from . import data as D
+from .data import PatchSampler
 from .discriminators import PatchDiscriminator
 from .loop import Recipe, Trainer, ema_update
 from .losses import d_hinge, g_hinge
@@ -63,7 +64,7 @@ class ColorizationTrainer(Trainer):
         self.modules = {"G": self.G, "G_ema": self.G_ema, "D": self.D}
         self.optimizers = {"G": self.opt_g, "D": self.opt_d}
         self.photos = _train_photos()
-        self.sampler = D.PatchSampler([D.to_tensor(D.load_photo(n)) for n in self.photos], config["patch"],
+        self.sampler = PatchSampler([D.to_tensor(D.load_photo(n)) for n in self.photos], config["patch"],
                                       tuple(config["scales"]))
         gen = torch.Generator().manual_seed(seed + 2)
         self.preview = self.sampler.sample(8, gen)
