@@ -90,7 +90,7 @@ def test_attribute_classifier_recognises_each_transform():
 
 
 def test_domain_classifier_separates_heldout_photos_and_sketches():
-    from gan_studio.evaluation.evaluate import translation_eval_images
+    from gan_studio.evaluation import translation_eval_images
     from gan_studio.data import grid_crops
 
     clf, _ = load_evaluator("photo-sketch")

@@ -91,7 +91,7 @@ class CycleGANTrainer(Trainer):
         self.sampler_a = PatchSampler(a_imgs, config["patch"], scales, min_std=config["min_std"])
         self.sampler_b = PatchSampler(b_imgs, config["patch"], scales, min_std=config["min_std"])
         # fixed held-out previews: the most detailed 64-px crop of each photo's evaluation strip
-        from ..evaluation.evaluate import translation_eval_images
+        from ..evaluation import translation_eval_images
 
         photos, sketches = translation_eval_images()
         prev_a, prev_b = [], []

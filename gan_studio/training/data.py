@@ -6,7 +6,7 @@ below training, evaluation and comparison alike.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
