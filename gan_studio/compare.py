@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .contract import GENERATION_TASKS, Task
 from .errors import WrongTaskError
 from .pipelines.common import ProgressFn, Result, report
-from .registry import GENERATION_TASKS, Task
 
 logger = logging.getLogger(__name__)
 
