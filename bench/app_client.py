@@ -23,6 +23,7 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
 def write_models_toml(tmp: Path, cases: list[dict[str, Any]]) -> Path:
     lines = []
     seen = set()
@@ -35,6 +36,7 @@ def write_models_toml(tmp: Path, cases: list[dict[str, Any]]) -> Path:
     path = tmp / "bench_models.toml"
     path.write_text("\n".join(lines))
     return path
+
 
 def launch_app(tmp: Path, cases: list[dict[str, Any]], device: str, *, shipped: bool = False) -> tuple[Any, Any]:
     """The studio's Gradio app over the cases' models on 127.0.0.1: in fp32 like the reference, or
@@ -51,6 +53,7 @@ def launch_app(tmp: Path, cases: list[dict[str, Any]], device: str, *, shipped: 
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     demo.gan_studio = studio  # for the batching comparison
     return Client(demo.local_url, verbose=False), demo
+
 
 class HttpApp:
     """The launched app through Gradio's documented REST API (``/gradio_api/upload``,
@@ -106,6 +109,7 @@ class HttpApp:
             for value in obj:
                 yield from cls._urls(value)
 
+
 def _app_inputs(case: dict[str, Any]) -> Path:
     inputs = Path(tempfile.gettempdir()) / "gan_studio_bench"
     inputs.mkdir(exist_ok=True)
@@ -115,6 +119,7 @@ def _app_inputs(case: dict[str, Any]) -> Path:
         photo = input_photo(case["size"])
         (photo.convert("L") if kind == "grey" else photo).save(path)
     return path
+
 
 def app_call_time(client: Any, http: HttpApp | None, case: dict[str, Any], repeats: int) -> dict[str, float]:
     """Median seconds of one call through the launched app: with gradio_client (``app``) and with
@@ -149,6 +154,7 @@ def app_call_time(client: Any, http: HttpApp | None, case: dict[str, Any], repea
         print(f"  app call for {case['name']} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return {}
 
+
 def client_floor(repeats: int) -> dict[str, float]:
     """Seconds per call of a bare Gradio app that echoes a string: the clients' own overhead."""
     import gradio as gr
@@ -164,6 +170,7 @@ def client_floor(repeats: int) -> dict[str, float]:
                                   "http": lambda: http.call("echo", ["hi"])}, repeats=repeats)
     finally:
         echo_app.close()
+
 
 def concurrency(url: str, model_id: str, *, clients: int, requests: int) -> dict[str, Any]:
     """Images/second for one-image generate requests to one model: ``clients`` concurrent clients

@@ -18,6 +18,7 @@ def _seeded_image(size: int) -> Image.Image:
     gen = torch.Generator().manual_seed(size)
     return Image.fromarray((torch.rand(size, size, 3, generator=gen) * 255).to(torch.uint8).numpy(), "RGB")
 
+
 def input_photo(size: int) -> Image.Image:
     """A real photo (scikit-image's astronaut, bundled) at ``size``², else a seeded noise image."""
     try:
@@ -27,6 +28,7 @@ def input_photo(size: int) -> Image.Image:
     except Exception:  # noqa: BLE001 - scikit-image is a test dependency, the benchmark also runs without it
         return _seeded_image(size)
 
+
 def _studio_folder(reference: torch.nn.Module, folder: Path, architecture: str, kwargs: dict, meta: dict) -> Path:
     """The reference's weights as a studio model folder (converted to the studio layout, loaded strictly)."""
     from gan_studio.convert import build_and_load
@@ -34,6 +36,7 @@ def _studio_folder(reference: torch.nn.Module, folder: Path, architecture: str, 
 
     module = build_and_load(reference.state_dict(), architecture, kwargs, source="benchmark")
     return save_model_folder(module, folder, architecture=architecture, kwargs=kwargs, meta=meta)
+
 
 def _embedded(name: str) -> tuple[torch.nn.Module, Path]:
     """An embedded default model (checkpoints/NAME) and its folder; the 'reference' is its module run eagerly."""
@@ -43,6 +46,7 @@ def _embedded(name: str) -> tuple[torch.nn.Module, Path]:
     folder = ROOT / "checkpoints" / name
     module, *_ = build_generator(spec_from_folder(folder))
     return module.eval(), folder
+
 
 def build_cases(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     """Every built-in GAN architecture at its native size: the reference module (the published layout
@@ -130,6 +134,7 @@ def build_cases(tmp: Path, quick: bool) -> list[dict[str, Any]]:
         lambda: (torch.randn(1, 128).clamp(-2, 2) * 0.5, torch.nn.functional.one_hot(torch.tensor([1]), 1000).float(),
                  0.5), size=128, label="1", truncation=0.5)
     return cases
+
 
 def pipeline_call(case: dict[str, Any], studio: Any) -> Callable[[], list[Image.Image]]:
     """The studio's pipeline on the case's work, end to end (PNG encoding included); returns the images."""

@@ -28,8 +28,10 @@ def timed(fn: Callable[[], Any], *, repeats: int, warmup: int = 1) -> list[float
         out.append(time.perf_counter() - t0)
     return out
 
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
+
 
 def timed_interleaved(fns: dict[str, Callable[[], Any]], *, repeats: int, warmup: int = 1) -> dict[str, float]:
     """Median seconds of each function, run in turns (a, b, c, a, b, c, …) so that each sees the same
@@ -52,8 +54,10 @@ def status_mb(field: str) -> float:
             return int(line.split()[1]) / 1024
     return float("nan")
 
+
 def peak_rss_mb() -> float:
     return status_mb("VmHWM")
+
 
 def reset_peak_rss() -> None:
     try:  # Linux: "5" resets the peak resident set size (VmHWM) of this process
@@ -69,6 +73,7 @@ def flops_of(fn: Callable[[], Any]) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
     return int(counter.get_total_flops())
+
 
 def matmul_gflops(dtype: torch.dtype, device: str, *, n: int = 2048, repeats: int = 5) -> dict[str, float]:
     """The machine's dense throughput in GFLOP/s, measured two ways: an n×n×n ``torch.mm``
@@ -90,6 +95,7 @@ def matmul_gflops(dtype: torch.dtype, device: str, *, n: int = 2048, repeats: in
         out[name] = 2 * channels * channels * k * k * 64 * 64 / seconds / 1e9
     out["peak"] = max(out.values())
     return out
+
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
     import numpy as np

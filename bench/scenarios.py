@@ -60,6 +60,7 @@ class CaseResult:
     def gflops(self) -> float:
         return self.flops / self.reference_s / 1e9
 
+
 def run_case(case: dict[str, Any], studio: Any, default: Any, repeats: int, client: Any | None,
              http: HttpApp | None = None) -> CaseResult:
     """Reference, studio pipeline (fp32, like for like) and studio as shipped (automatic runtime),
@@ -87,6 +88,7 @@ def run_case(case: dict[str, Any], studio: Any, default: Any, repeats: int, clie
         result.app_s, result.app_http_s = app.get("app"), app.get("app_http")
     return result
 
+
 def format_row(r: CaseResult, peaks: dict[str, dict[str, float]]) -> str:
     app = (f"app {r.app_s * 1000:6.0f} ms ({r.app_ratio:.2f}x) http {r.app_http_s * 1000:6.0f} ms "
            f"({r.app_http_ratio:.2f}x)" if r.app_s and r.app_http_s else f"app {'n/a':>35s}")
@@ -109,6 +111,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "auto": {},  # after: what the studio does by default
     "auto, 1 thread": {"threads": 1},
 }
+
 
 def run_variants(case: dict[str, Any], device: str, repeats: int, compile_too: bool) -> dict[str, Any]:
     """Seconds (timed in turns) and PSNR against the fp32 output for each runtime variant of the case's
@@ -152,6 +155,7 @@ def run_variants(case: dict[str, Any], device: str, repeats: int, compile_too: b
         v["speedup"] = base / v["seconds"]
     return out
 
+
 def format_variants(name: str, variants: dict[str, Any]) -> str:
     cells = []
     for v_name, v in variants.items():
@@ -186,6 +190,7 @@ def batching_modes(demo: Any, model_id: str, *, requests: int = 4) -> dict[str, 
     studio.batching = True
     return out
 
+
 def tiling(case: dict[str, Any], device: str) -> list[dict[str, Any]]:
     """Full-resolution (tiled, 512 px tiles, 64 px overlap) translation with the studio as shipped at
     growing photo sizes: seconds per megapixel should stay flat and peak memory bounded; one
@@ -214,12 +219,14 @@ def tiling(case: dict[str, Any], device: str) -> list[dict[str, Any]]:
               f"{rows[-1]['s_per_megapixel']:.2f} s/MP, peak RSS +{rows[-1]['peak_rss_increase_mb']:.0f} MB", flush=True)
     return rows
 
+
 def load_time(folder: Path, repeats: int) -> float:
     from gan_studio.models import build_generator
     from gan_studio.registry import spec_from_folder
 
     spec = spec_from_folder(folder)
     return median(timed(lambda: build_generator(spec), repeats=repeats, warmup=1))
+
 
 def cold_start(timeout: float = 60.0) -> dict[str, float]:
     """Seconds from `python app.py` to the first served page, for `--help`, and for the first
