@@ -1,6 +1,6 @@
 """Markdown tables from a benchmark result file, for docs/benchmarks.md.
 
-    python bench/report.py [bench/results/latest.json] [--compile bench/results/compile.json]
+    python -m bench.report [bench/results/latest.json] [--compile bench/results/compile.json]
 
 Prints the tables; the prose around them in docs/benchmarks.md is written by hand.
 """

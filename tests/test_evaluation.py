@@ -69,7 +69,7 @@ def test_check_bars_passes_and_fails_on_real_numbers():
 
 # ---- shipped evaluators ------------------------------------------------------------------------
 def test_digit_classifier_heldout_accuracy_is_at_least_95_percent():
-    from gan_studio.training.data import load_digits_32
+    from gan_studio.data import load_digits_32
 
     clf, info = load_evaluator("digits")
     x, y = load_digits_32("test")
@@ -79,7 +79,7 @@ def test_digit_classifier_heldout_accuracy_is_at_least_95_percent():
 
 
 def test_attribute_classifier_recognises_each_transform():
-    from gan_studio.training.data import ATTRIBUTES, apply_attributes, load_digits_32, to_rgb
+    from gan_studio.data import ATTRIBUTES, apply_attributes, load_digits_32, to_rgb
 
     clf, _ = load_evaluator("digit-attributes")
     x, _ = load_digits_32("test")
@@ -90,8 +90,8 @@ def test_attribute_classifier_recognises_each_transform():
 
 
 def test_domain_classifier_separates_heldout_photos_and_sketches():
-    from gan_studio.evaluation.evaluate import translation_eval_images
-    from gan_studio.training.data import grid_crops
+    from gan_studio.evaluation import translation_eval_images
+    from gan_studio.data import grid_crops
 
     clf, _ = load_evaluator("photo-sketch")
     photos, sketches = translation_eval_images()

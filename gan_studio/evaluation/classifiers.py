@@ -9,7 +9,7 @@ in that role, and shipped as ``checkpoints/_evaluators/<name>/model.safetensors`
 * ``photo-sketch``: :class:`DomainClassifier`, RGB images in [-1, 1] (any size) -> one logit,
   > 0 meaning "pencil sketch" (domain B), < 0 "photo" (domain A).
 * ``digit-attributes``: :class:`AttributeClassifier`, 32×32 RGB digits -> one logit per
-  attribute of :data:`gan_studio.training.data.ATTRIBUTES`.
+  attribute of :data:`gan_studio.data.ATTRIBUTES`.
 
 Set ``GAN_STUDIO_EVALUATORS`` to a folder to use evaluators from elsewhere.
 """

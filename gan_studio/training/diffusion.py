@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import data as D
 from . import cards
-from . import data as D
 from .loop import Recipe, Trainer, ema_update
 
 logger = logging.getLogger(__name__)
