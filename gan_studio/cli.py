@@ -316,7 +316,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import comparison_grid, compare, format_comparison
+    from .compare import compare, comparison_grid, format_comparison
 
     out = _check_output(Path(args.output), args.overwrite) if args.output else None
     studio = _studio(args)

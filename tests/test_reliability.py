@@ -28,6 +28,10 @@ class OOMAbove(torch.nn.Module):
         super().__init__()
         self.inner, self.limit, self.calls = inner, limit, []
 
+    @property
+    def contract(self):  # the wrapped generator's declaration
+        return self.inner.contract
+
     def forward(self, z, *args, **kwargs):
         self.calls.append(z.shape[0])
         if z.shape[0] > self.limit:

@@ -45,22 +45,20 @@ def _resolve_folder(model: str | os.PathLike[str]) -> Path:
 
 
 def load_folder(folder: str | os.PathLike[str], device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any], dict[str, Any]]:
-    """Build the generator of a model folder with its weights loaded strictly.
+    """Build the generator of a model folder with its weights loaded strictly (through the one
+    folder reader and the architecture's own loader).
 
     Returns ``(module in eval mode, constructor kwargs, _gan_studio meta)``.
     """
-    from ..architectures import build_architecture
-    from ..weights import load_strict, load_weight_file, read_config
+    from ..architectures import load_model_folder
+    from ..folder import read_model_folder
 
-    folder = Path(folder)
-    config = read_config(folder)
-    meta = config.pop("_gan_studio", {}) or {}
-    if "architecture" not in meta:
+    info = read_model_folder(folder)
+    if info.architecture is None:
         raise CheckpointError(f"{folder}/config.json has no _gan_studio.architecture")
-    module = build_architecture(meta["architecture"], config)
-    load_strict(module, load_weight_file(folder / "model.safetensors"), source=str(folder))
+    module = load_model_folder(info.path)
     module.eval().requires_grad_(False)
-    return module.to(device), config, meta
+    return module.to(device), info.kwargs, info.meta
 
 
 # ---- evaluation and report ---------------------------------------------------------------------

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 
 from .. import data as D
 from . import cards

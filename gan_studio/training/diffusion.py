@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any, Mapping
 

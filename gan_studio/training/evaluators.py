@@ -219,8 +219,8 @@ class PhotoSketchEvaluatorTrainer(ClassifierTrainer):
 
     @torch.no_grad()
     def heldout(self) -> dict[str, Any]:
-        from ..evaluation.classifiers import predict
         from ..evaluation import TRANSLATION_CROP, translation_eval_images
+        from ..evaluation.classifiers import predict
 
         photos, sketches = translation_eval_images()
         xp = torch.cat([D.grid_crops(p, TRANSLATION_CROP, TRANSLATION_CROP // 2) for p in photos])
