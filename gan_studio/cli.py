@@ -154,7 +154,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from .pipelines.generation import frames_to_gif
+    from .image_io import frames_to_gif
 
     out = _check_output(Path(args.output), args.overwrite)
     studio = _studio(args)
@@ -165,7 +165,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if out.suffix.lower() == ".gif":
-        out.write_bytes(frames_to_gif(results, duration_ms=args.duration))
+        out.write_bytes(frames_to_gif([r.image for r in results], duration_ms=args.duration))
         print(out)
         return 0
     from .image_io import make_grid

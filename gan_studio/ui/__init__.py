@@ -25,6 +25,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..image_io import frames_to_gif
 from ..registry import Task
 from .colorize import build_colorize_tab
 from .common import COLORIZE_TASKS, GENERATE_TASKS, TRANSLATE_TASKS, ImageLimits, ModelAccess, OutputStore
@@ -104,8 +105,6 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
     access = ModelAccess(studio, public=public)
     limits = ImageLimits.public() if public else ImageLimits()
     registry = studio.registry
-
-    from ..pipelines.generation import frames_to_gif
 
     def forget_session(request: gr.Request) -> None:
         store.forget(request)

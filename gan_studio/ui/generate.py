@@ -130,7 +130,7 @@ def build_generate_tab(
     model share forward passes (:mod:`gan_studio.batching`), so more at once means more throughput.
 
     ``generate``/``interpolate`` are :meth:`Studio.generate`/:meth:`Studio.interpolate`,
-    ``frames_to_gif`` is :func:`gan_studio.pipelines.generation.frames_to_gif`.
+    ``frames_to_gif`` is :func:`gan_studio.image_io.frames_to_gif`.
     """
     ids = access.ids(GENERATE_TASKS)
     first = access.studio.registry.get(ids[0]) if ids else None
@@ -204,7 +204,7 @@ def build_generate_tab(
             items.append((store.save_png(folder, name, result.image, result.params), caption(result.params)))
         progress(0.95, desc="writing the GIF")
         gif_path = folder / f"{spec.id}_seeds{a}-{b}.gif"
-        gif_path.write_bytes(frames_to_gif(results))
+        gif_path.write_bytes(frames_to_gif([r.image for r in results]))
         return items, results[0].params, str(gif_path)
 
     def random_seed() -> int:
