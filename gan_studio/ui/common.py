@@ -29,7 +29,14 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import GanStudioError, ImageInputError, UnknownModelError, WrongTaskError
+from ..errors import (
+    GanStudioError,
+    ImageInputError,
+    UnknownModelError,
+    UserInputError,
+    WrongTaskError,
+    report_internal_error,
+)
 from ..registry import ModelSpec, Task
 
 logger = logging.getLogger(__name__)
@@ -165,7 +172,7 @@ def event_time_limit() -> float:
     except ValueError:
         value = -1.0
     if not value > 0 or math.isinf(value):
-        raise ValueError(f"{TIME_LIMIT_ENV}={raw!r} is not a positive number of seconds (e.g. {DEFAULT_TIME_LIMIT_S:g})")
+        raise UserInputError(f"{TIME_LIMIT_ENV}={raw!r} is not a positive number of seconds (e.g. {DEFAULT_TIME_LIMIT_S:g})")
     return value
 
 
@@ -181,8 +188,12 @@ def check_time_limit() -> None:
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the errors a user can cause into ``gr.Error`` with the message (never a traceback),
-    and run ``fn`` under the per-event time limit (:func:`event_time_limit`)."""
+    """Run ``fn`` under the per-event time limit (:func:`event_time_limit`) and turn what it raises
+    into a ``gr.Error`` (never a traceback).
+
+    A :class:`~gan_studio.errors.GanStudioError` (the user's mistake, a time limit, an out-of-memory
+    error) shows its message. Anything else is a fault of the studio: it is logged with its
+    traceback under a short id, and the user sees "internal error (id …): please report it"."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -194,17 +205,14 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except (GanStudioError, ValueError) as exc:
+        except GanStudioError as exc:
             logger.info("%s: %s: %s", fn.__name__, type(exc).__name__, exc)
             raise gr.Error(_as_text(exc), title=_error_title(exc), print_exception=False) from None
         except FileNotFoundError as exc:
             raise gr.Error(_as_text(f"file not found: {exc.filename or exc}"), print_exception=False) from None
-        except Exception:  # a bug, not the user's fault: log it, show a short message
-            logger.exception("%s failed", fn.__name__)
-            raise gr.Error(
-                "something went wrong inside the studio (the server log has the details)",
-                print_exception=False,
-            ) from None
+        except Exception:  # a bug, not the user's fault: log it with an id, show the id
+            raise gr.Error(report_internal_error(logger, fn.__name__), title="Internal error",
+                           print_exception=False) from None
         finally:
             _deadline.at, _deadline.limit = outer
 

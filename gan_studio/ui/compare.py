@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..errors import UserInputError
 from .common import GENERATE_TASKS, ModelAccess, OutputStore, gpu, load_with_progress, progress_fn, user_errors
 
 logger = logging.getLogger(__name__)
@@ -48,9 +49,9 @@ def _whole(value: Any, what: str, low: int, high: int) -> int:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+        raise UserInputError(f"{what} must be a whole number, got {value!r}") from None
     if not number.is_integer() or not low <= number <= high:
-        raise ValueError(f"{what} must be a whole number between {low} and {high}, got {value!r}")
+        raise UserInputError(f"{what} must be a whole number between {low} and {high}, got {value!r}")
     return int(number)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..errors import UserInputError
 from ..registry import ModelSpec, Task
 from .common import (
     GENERATE_TASKS,
@@ -77,16 +78,16 @@ def _truncation_arg(truncation: Any) -> float | None:
 
 def _int(value: Any, what: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if value in (None, ""):
-        raise ValueError(f"{what} is empty; give a whole number")
+        raise UserInputError(f"{what} is empty; give a whole number")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+        raise UserInputError(f"{what} must be a whole number, got {value!r}") from None
     if number != int(number):
-        raise ValueError(f"{what} must be a whole number, got {value!r}")
+        raise UserInputError(f"{what} must be a whole number, got {value!r}")
     number = int(number)
     if minimum is not None and number < minimum or maximum is not None and number > maximum:
-        raise ValueError(f"{what} must be between {minimum} and {maximum}, got {number}")
+        raise UserInputError(f"{what} must be between {minimum} and {maximum}, got {number}")
     return number
 
 

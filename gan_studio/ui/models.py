@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..errors import UserInputError
 from ..registry import ModelSpec, Task
 from .common import TAB_OF_TASK, ModelAccess, markdown_escape, user_errors
 
@@ -152,7 +153,7 @@ def build_models_tab(
             return ""
         if model_id not in access.ids(tuple(Task), session):
             choices = ", ".join(access.ids(tuple(Task), session))
-            raise ValueError(f"unknown model {model_id!r}; choose one of: {choices}")
+            raise UserInputError(f"unknown model {model_id!r}; choose one of: {choices}")
         return card_markdown(registry.get(model_id), public=access.public)
 
     def select_row(evt: gr.SelectData) -> Any:
@@ -168,10 +169,10 @@ def build_models_tab(
         @user_errors
         def add_model(text: str | None, session: list[str] | None, progress=gr.Progress()):  # noqa: B008
             if access.public:  # defence in depth: never resolve arbitrary ids in public mode
-                raise ValueError("adding models is turned off on this public studio")
+                raise UserInputError("adding models is turned off on this public studio")
             wanted = (text or "").strip()
             if not wanted:
-                raise ValueError("type a Hub repo id (owner/name) or the path of a local model folder")
+                raise UserInputError("type a Hub repo id (owner/name) or the path of a local model folder")
             progress(0.1, desc=f"reading {wanted}…")
             spec = access.studio.spec(wanted)
             session = [*(session or [])]

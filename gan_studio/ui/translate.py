@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..errors import UserInputError
 from ..registry import ModelSpec, Task
 from .common import (
     TRANSLATE_TASKS,
@@ -153,7 +154,7 @@ def build_translate_tab(
         source = read_upload(image, what="a photo")
         seed_int = int(seed or 0)
         if seed_int < 0:
-            raise ValueError(f"seed must be 0 or more, got {seed_int}")
+            raise UserInputError(f"seed must be 0 or more, got {seed_int}")
         folder = store.call_dir(request)
         stem = slug(Path(str(image)).stem, limit=32)
         if spec.task == Task.TRANSLATION:
