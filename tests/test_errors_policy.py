@@ -68,7 +68,7 @@ def test_an_internal_fault_in_a_handler_shows_an_id_and_logs_the_traceback(
 
 
 def test_a_plain_value_error_is_an_internal_fault_too(caplog: pytest.LogCaptureFixture) -> None:
-    from gan_studio.ui.common import user_errors
+    from gan_studio.ui.handlers import user_errors
 
     @user_errors
     def handler() -> None:
@@ -89,7 +89,7 @@ def test_a_user_input_error_shows_its_message(demo_and_studio: Any, caplog: pyte
     assert "seed" in info.value.message and "internal error" not in info.value.message
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
-    from gan_studio.ui.common import user_errors
+    from gan_studio.ui.handlers import user_errors
 
     @user_errors
     def handler() -> None:

@@ -277,7 +277,7 @@ class Slow:
 
 # ==== 1. hostile uploads ===========================================================================
 def test_hostile_corpus_through_the_public_app(public_app: App, tmp_path: Path) -> None:
-    from gan_studio.ui.common import PUBLIC_MAX_PIXELS
+    from gan_studio.ui.session import PUBLIC_MAX_PIXELS
 
     corpus = hostile_corpus(tmp_path / "corpus")
     assert len(corpus) >= 30
@@ -699,7 +699,7 @@ def test_public_mode_caps_through_the_app(public_app: App, hub_server: HubServer
     import numpy as np
     from PIL import Image
 
-    from gan_studio.ui.common import PUBLIC_MAX_PIXELS, PUBLIC_MAX_WORKING_SIZE
+    from gan_studio.ui.session import PUBLIC_MAX_PIXELS, PUBLIC_MAX_WORKING_SIZE
 
     client = public_app.client
     # batch and frame caps

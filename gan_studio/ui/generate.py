@@ -15,18 +15,12 @@ from typing import Any
 
 import gradio as gr
 
+from ..contract import JOBS, Task
 from ..errors import UserInputError
-from ..registry import ModelSpec, Task
-from .common import (
-    GENERATE_TASKS,
-    ModelAccess,
-    OutputStore,
-    gpu,
-    load_with_progress,
-    progress_fn,
-    spec_blurb,
-    user_errors,
-)
+from ..registry import ModelSpec
+from .handlers import gpu, load_with_progress, progress_fn, user_errors
+from .session import ModelAccess, OutputStore
+from .text import spec_blurb
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +127,7 @@ def build_generate_tab(
     ``generate``/``interpolate`` are :meth:`Studio.generate`/:meth:`Studio.interpolate`,
     ``frames_to_gif`` is :func:`gan_studio.image_io.frames_to_gif`.
     """
-    ids = access.ids(GENERATE_TASKS)
+    ids = access.ids(JOBS["generate"])
     first = access.studio.registry.get(ids[0]) if ids else None
     label_update, first_info = controls_for(first)
 
@@ -173,7 +167,7 @@ def build_generate_tab(
     @user_errors
     def do_generate(model: str, seed: float, n: float, label: str | None, truncation: float,
                     session: list[str] | None, request: gr.Request, progress=gr.Progress()):  # noqa: B008
-        spec = access.spec(model, GENERATE_TASKS, session, tab="Generate")
+        spec = access.spec(model, JOBS["generate"], session, tab="Generate")
         first_seed = _int(seed, "seed", minimum=0)
         number = _int(n, "number of images", minimum=1, maximum=max_images)
         load_with_progress(access.studio, spec, None, progress)
@@ -190,7 +184,7 @@ def build_generate_tab(
     def do_interpolate(model: str, seed_a: float, seed_b: float, frames: float, label: str | None,
                        truncation: float, session: list[str] | None, request: gr.Request,
                        progress=gr.Progress()):  # noqa: B008
-        spec = access.spec(model, GENERATE_TASKS, session, tab="Generate")
+        spec = access.spec(model, JOBS["generate"], session, tab="Generate")
         a = _int(seed_a, "seed", minimum=0)
         b = _int(seed_b, "second seed", minimum=0)
         number = _int(frames, "frames", minimum=2, maximum=max_frames)
@@ -223,7 +217,7 @@ def build_generate_tab(
 
     def model_controls(model_id: str | None, label_value: str | None, session: list[str] | None):
         try:
-            spec = access.spec(model_id, GENERATE_TASKS, session, tab="Generate")
+            spec = access.spec(model_id, JOBS["generate"], session, tab="Generate")
         except Exception as exc:  # typed an unknown id: say so next to the picker, no toast
             return gr.update(visible=False), f"⚠️ {exc}"
         return controls_for(spec, label_value)

@@ -15,9 +15,12 @@ from typing import Any
 
 import gradio as gr
 
+from ..contract import Task, job_of
 from ..errors import UserInputError
-from ..registry import ModelSpec, Task
-from .common import TAB_OF_TASK, ModelAccess, markdown_escape, user_errors
+from ..registry import ModelSpec
+from .handlers import user_errors
+from .session import ModelAccess
+from .text import markdown_escape
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +186,7 @@ def build_models_tab(
                 table_rows([registry.get(i) for i in all_ids]),
                 gr.update(choices=all_ids, value=spec.id),
                 f"Added **{markdown_escape(spec.id)}** ({spec.task.value}); pick it on the "
-                f"{TAB_OF_TASK[spec.task].capitalize()} tab.",
+                f"{job_of(spec.task).capitalize()} tab.",
                 session,
                 "",
             ]

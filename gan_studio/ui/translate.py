@@ -15,23 +15,13 @@ from typing import Any
 
 import gradio as gr
 
+from ..contract import JOBS, Task
 from ..errors import UserInputError
-from ..registry import ModelSpec, Task
-from .common import (
-    TRANSLATE_TASKS,
-    ModelAccess,
-    OpenCheckboxGroup,
-    OpenRadio,
-    OutputStore,
-    UploadImage,
-    gpu,
-    load_with_progress,
-    progress_fn,
-    read_upload,
-    slug,
-    spec_blurb,
-    user_errors,
-)
+from ..registry import ModelSpec
+from .components import OpenCheckboxGroup, OpenRadio, UploadImage
+from .handlers import gpu, load_with_progress, progress_fn, read_upload, user_errors
+from .session import ModelAccess, OutputStore, slug
+from .text import spec_blurb
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +104,7 @@ def build_translate_tab(
     from ..image_io import center_crop, resize
     from ..pipelines.multidomain import preprocess as multidomain_preprocess
 
-    ids = access.ids(TRANSLATE_TASKS)
+    ids = access.ids(JOBS["translate"])
     first = access.studio.registry.get(ids[0]) if ids else None
     initial = controls_for(first)
 
@@ -150,7 +140,7 @@ def build_translate_tab(
                      group_1: str | None, group_2: str | None, group_3: str | None, seed: float | None,
                      working_size: float | None, full_resolution: bool | None, session: list[str] | None,
                      request: gr.Request, progress=gr.Progress()):  # noqa: B008
-        spec = access.spec(model, TRANSLATE_TASKS, session, tab="Translate")
+        spec = access.spec(model, JOBS["translate"], session, tab="Translate")
         source = read_upload(image, what="a photo")
         seed_int = int(seed or 0)
         if seed_int < 0:
@@ -184,7 +174,7 @@ def build_translate_tab(
     def model_controls(model_id: str | None, direction_value: str | None, attribute_values: list[str] | None,
                        group_1: str | None, group_2: str | None, group_3: str | None, session: list[str] | None):
         try:
-            spec = access.spec(model_id, TRANSLATE_TASKS, session, tab="Translate")
+            spec = access.spec(model_id, JOBS["translate"], session, tab="Translate")
         except Exception as exc:  # an unknown typed id: say so beside the picker, no toast
             updates = controls_for(None)
             updates[0] = f"⚠️ {exc}"
