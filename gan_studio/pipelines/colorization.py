@@ -44,4 +44,4 @@ def colorize(
     out = merge_lab(full_l, ab_full)
     report(progress, 1.0, "done")
     params = provenance(loaded, working_size=short, input_size=list(image.size))
-    return Result(out, params)
+    return Result(out, params, source=rgb.convert("L"))

@@ -53,6 +53,8 @@ def translate_attributes(
     """Give ``image`` the target ``attributes`` (names from the model's labels)."""
     import torch
 
+    from ..image_io import resize
+
     spec = loaded.spec
     if spec.task != Task.MULTIDOMAIN:
         raise WrongTaskError(f"model {spec.id!r} is a {spec.task.value} model, not a multi-domain translator")
@@ -65,4 +67,4 @@ def translate_attributes(
     report(progress, 1.0, "done")
     chosen = [n for n, v in zip(spec.labels, vector) if v]
     params = provenance(loaded, seed=seed, attributes=chosen, input_size=list(image.size))
-    return Result(out.convert("RGB"), params)
+    return Result(out.convert("RGB"), params, source=resize(prepared, out.size))

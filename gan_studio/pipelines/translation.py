@@ -150,4 +150,5 @@ def translate(
                         center_crop=cropped if cropped or wants_center_crop(loaded, None) else None,
                         full_resolution=True if full_resolution else None,
                         tile_size=tile_size, overlap=overlap, norm_stats=norm_stats if tiled else None)
-    return Result(out if out.mode == "RGB" else out.convert("RGB"), params)
+    return Result(out if out.mode == "RGB" else out.convert("RGB"), params,
+                  source=image if image.size == out.size else resize(image, out.size))

@@ -144,7 +144,7 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
                 )
             with gr.Tab("Models", id="models", elem_id="tab-models"):
                 build_models_tab(
-                    access=access, session_models=session_models,
+                    access=access, session_models=session_models, weight_files=studio.weight_files,
                     refresh=[(gen.model, JOBS["generate"]), (tr.model, JOBS["translate"]),
                              (col.model, JOBS["colorize"])],
                 )

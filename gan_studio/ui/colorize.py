@@ -75,7 +75,7 @@ def build_colorize_tab(
         result = colorize(spec.id, source, working_size=working, progress=progress_fn(progress, start=0.2))
         folder = store.call_dir(request)
         before_path = folder / "before.png"
-        source.convert("L").save(before_path, format="PNG")  # what the colorizer sees: the luminance
+        result.source.save(before_path, format="PNG")  # what the colorizer sees: the luminance
         name = f"{slug(Path(str(image)).stem, limit=32)}_{spec.id}"
         after_path = store.save_png(folder, name, result.image, result.params)
         return (str(before_path), after_path), after_path

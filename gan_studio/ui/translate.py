@@ -101,9 +101,6 @@ def build_translate_tab(
     ``translate``/``translate_attributes`` are :meth:`Studio.translate` and
     :meth:`Studio.translate_attributes`; ``examples`` are ``(image path, model id)`` pairs.
     """
-    from ..image_io import center_crop, resize
-    from ..pipelines.multidomain import preprocess as multidomain_preprocess
-
     ids = access.ids(JOBS["translate"])
     first = access.studio.registry.get(ids[0]) if ids else None
     initial = controls_for(first)
@@ -154,20 +151,15 @@ def build_translate_tab(
             result = translate(spec.id, source, direction=variant, working_size=working, seed=seed_int,
                                full_resolution=bool(full_resolution),
                                progress=progress_fn(progress, start=0.2))
-            # the model may have cropped the centred square first (then the result is that square)
-            before = center_crop(source, min(source.size)) if result.params.get("center_crop") else source
             name = f"{stem}_{spec.id}{'_' + variant if variant else ''}"
         else:
             chosen = [*(attributes or []), *(g for g in (group_1, group_2, group_3) if g and g != NO_CHANGE)]
             load_with_progress(access.studio, spec, None, progress)
             result = translate_attributes(spec.id, source, chosen, seed=seed_int,
                                           progress=progress_fn(progress, start=0.2))
-            before = multidomain_preprocess(spec, source)
             name = f"{stem}_{spec.id}_{'+'.join(chosen) or 'unchanged'}"
-        if before.size != result.image.size:
-            before = resize(before, result.image.size)
         before_path = folder / "before.png"
-        before.save(before_path, format="PNG")
+        result.source.save(before_path, format="PNG")  # what the model was fed (a crop, say), at the output's size
         after_path = store.save_png(folder, name, result.image, result.params)
         return (str(before_path), after_path), after_path
 
