@@ -1,7 +1,9 @@
 """``python -m gan_studio``: the command-line interface.
 
 Every sub-command has ``--help``. Errors the user can fix print one readable line and exit with
-status 2; output files are never overwritten unless ``--overwrite`` is given.
+status 2; any other failure is a fault of the studio: its traceback is logged under a short id, the
+last line names the id, and the exit status is 1. Output files are never overwritten unless
+``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import GanStudioError
+from .errors import GanStudioError, report_internal_error
 
 logger = logging.getLogger("gan_studio")
 
@@ -153,8 +155,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from .pipelines.generation import frames_to_gif
+    from .image_io import frames_to_gif
 
+    if args.duration <= 0:
+        raise CliError(f"--duration must be a positive number of milliseconds, got {args.duration}")
     out = _check_output(Path(args.output), args.overwrite)
     studio = _studio(args)
     bar = _progress_bar(args.frames, "interpolating")
@@ -164,7 +168,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if out.suffix.lower() == ".gif":
-        out.write_bytes(frames_to_gif(results, duration_ms=args.duration))
+        out.write_bytes(frames_to_gif([r.image for r in results], duration_ms=args.duration))
         print(out)
         return 0
     from .image_io import make_grid
@@ -510,9 +514,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (GanStudioError, ValueError, FileExistsError) as exc:
+    except (GanStudioError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception:  # a bug, not the user's fault: the traceback goes to the log with an id
+        print(f"error: {report_internal_error(logger, args.command)}", file=sys.stderr)
+        return 1

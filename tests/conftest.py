@@ -5,6 +5,9 @@
 * ``hub_server``: a running :class:`hub_server.HubServer` on 127.0.0.1 with ``HF_ENDPOINT``
   pointing at it (uses ``isolated_hf_home``, so cached files never leak between tests or into the
   user's cache: the Hub cache is keyed by repo id, not by endpoint).
+* ``models_toml``: the tiny models of every task (``tiny_models``) and a models TOML naming them,
+  written once per test module.
+* ``app_env``: the environment of a launched studio (:mod:`launched_app`), per test module.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-try:  # tests/ as a plain folder (pytest's default "prepend" import mode) or as a package
-    from hub_server import HubServer
-except ImportError:  # pragma: no cover - depends on how pytest is configured
-    from tests.hub_server import HubServer
+# tests/ has no __init__.py: pytest's default "prepend" import mode puts it on sys.path before it
+# imports this file, so the helper modules next to it import by their plain names.
+from hub_server import HubServer
+from launched_app import APP_ENV
+from tiny_models import make_models_toml
 
 
 @pytest.fixture
@@ -67,3 +71,21 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def models_toml(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The path of a models TOML listing every tiny model (written once per test module)."""
+    return str(make_models_toml(tmp_path_factory.mktemp("models")))
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pytest.MonkeyPatch]:
+    """:data:`launched_app.APP_ENV`, a fresh ``GRADIO_TEMP_DIR`` (not /tmp/gradio) and the default
+    time limit, for the module's launched apps; yields the MonkeyPatch so a module can add to it."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in APP_ENV.items():
+            mp.setenv(key, value)
+        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_cache")))
+        mp.delenv("GAN_STUDIO_TIME_LIMIT", raising=False)
+        yield mp

@@ -13,16 +13,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-try:
-    from ui_fixtures import UI_MODELS, free_port, make_ui_models, ui_registry
-except ImportError:  # pragma: no cover - tests/ imported as a package
-    from tests.ui_fixtures import UI_MODELS, free_port, make_ui_models, ui_registry
+from launched_app import APP_ENV, App, launch_app
+from ui_fixtures import UI_MODELS, ui_registry
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -33,60 +30,17 @@ DEFAULT_DCGAN = REPO / "checkpoints" / "digits-dcgan" / "model.safetensors"
 # gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
 
-ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-       "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-
-
-@dataclass
-class App:
-    demo: Any
-    client: Any
-    studio: Any
-    root: Path
-    downloads: Path
-
-    def new_client(self) -> Any:
-        """A second client: a separate session."""
-        from gradio_client import Client
-
-        return Client(self.demo.local_url, analytics_enabled=False, verbose=False, download_files=str(self.downloads))
-
-
-def _launch(root: Path, *, public: bool, registry: Any = None) -> App:
-    import torch
-
-    from gradio_client import Client
-
-    from gan_studio.studio import Studio
-    from gan_studio.ui import build_demo, launch_options
-
-    torch.set_num_threads(1)
-    if registry is None:
-        registry = ui_registry(make_ui_models(root / "models"))
-    studio = Studio(device="cpu", registry=registry)
-    demo = build_demo(studio, public=public, output_dir=root / "outputs")
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                **launch_options(public=public))
-    downloads = root / "downloads"
-    downloads.mkdir()
-    client = Client(demo.local_url, analytics_enabled=False, verbose=False, download_files=str(downloads))
-    return App(demo, client, studio, root, downloads)
-
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in ENV.items():
-            mp.setenv(k, v)
-        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_cache")))  # not /tmp/gradio
-        yield
+def env(app_env: pytest.MonkeyPatch) -> None:
+    """The launched studio's environment (conftest's ``app_env``)."""
 
 
 @pytest.fixture(scope="module")
 def app(env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    launched = _launch(tmp_path_factory.mktemp("studio"), public=False)
+    launched = launch_app(tmp_path_factory.mktemp("studio"), public=False)
     yield launched
-    launched.demo.close()
+    launched.close()
 
 
 def _sha(path: str | Path) -> str:
@@ -421,10 +375,10 @@ def test_bad_numbers_are_readable_errors(app: App) -> None:
 # ---- public mode --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def public_app(env: None, tmp_path_factory: pytest.TempPathFactory, app: App) -> Iterator[App]:
-    launched = _launch(tmp_path_factory.mktemp("public"), public=True,
-                       registry=ui_registry(app.root / "models" / "models.toml"))
+    launched = launch_app(tmp_path_factory.mktemp("public"), public=True,
+                          registry=ui_registry(app.root / "models" / "models.toml"))
     yield launched
-    launched.demo.close()
+    launched.close()
 
 
 def test_public_mode_accepts_registered_models_only(public_app: App, app: App) -> None:
@@ -458,7 +412,7 @@ def test_app_reports_a_bad_models_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[[model]]\nid = 3\n", encoding="utf-8")
     out = subprocess.run([sys.executable, "app.py", "--models", str(bad), "--device", "cpu"], cwd=REPO,
-                         capture_output=True, text=True, timeout=120, env={**os.environ, **ENV})
+                         capture_output=True, text=True, timeout=120, env={**os.environ, **APP_ENV})
     assert out.returncode == 2
     assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr
 
@@ -469,7 +423,7 @@ def test_app_reports_a_bad_models_file(tmp_path: Path) -> None:
 def test_default_catalogue_generates_with_digits_dcgan(env: None, tmp_path: Path) -> None:
     from gan_studio.registry import load_registry
 
-    launched = _launch(tmp_path, public=True, registry=load_registry())
+    launched = launch_app(tmp_path, public=True, registry=load_registry())
     try:
         spec = launched.studio.registry.get("digits-dcgan")
         gallery, params = launched.client.predict("digits-dcgan", 7, 4, None, 0, api_name="/generate")
@@ -478,4 +432,4 @@ def test_default_catalogue_generates_with_digits_dcgan(env: None, tmp_path: Path
         assert _open(gallery[0]["image"]).size == (side, side)
         assert params["model"] == "digits-dcgan" and params["revision"].startswith("local-")
     finally:
-        launched.demo.close()
+        launched.close()

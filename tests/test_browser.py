@@ -40,10 +40,12 @@ pytestmark = [
 
 
 def _defaults_trained(registry: Any) -> bool:
-    from gan_studio.ui.models import _weights_size
+    from gan_studio.studio import Studio
+    from gan_studio.ui.models import weights_size
 
+    studio = Studio(device="cpu", registry=registry)
     builtins = [s for s in registry if s.builtin]
-    return bool(builtins) and all(_weights_size(s) != "missing" for s in builtins)
+    return bool(builtins) and all(weights_size(s, studio.weight_files(s)) != "missing" for s in builtins)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 from PIL import Image
 
@@ -15,14 +14,8 @@ from gan_studio.cli import main
 from gan_studio.metadata import read_metadata
 
 from reference_layouts import RefResnetGenerator, TutorialDCGAN, randomize, reference_norm_layer
-from tiny_models import make_models_toml
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def models_toml(tmp_path_factory):
-    return str(make_models_toml(tmp_path_factory.mktemp("cli-models")))
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -16,12 +16,6 @@ from gan_studio.pipelines.generation import draw_latent
 from gan_studio.registry import load_registry
 from gan_studio.studio import Studio
 
-from tiny_models import make_models_toml
-
-
-@pytest.fixture(scope="module")
-def models_toml(tmp_path_factory):
-    return make_models_toml(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="module")

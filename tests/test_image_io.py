@@ -25,6 +25,7 @@ from gan_studio.image_io import (
     denormalize_ab,
     denormalize_l,
     ensure_rgb,
+    frames_to_gif,
     gif_bytes,
     lab_to_rgb,
     load_image,
@@ -579,6 +580,27 @@ def test_save_gif(tmp_path: Path) -> None:
         assert gif.n_frames == 2
     with pytest.raises(ValueError, match="different sizes"):
         gif_bytes([frames[0], Image.new("RGB", (4, 4))])
+
+
+def test_frames_to_gif_ping_pongs_and_upscales_small_frames() -> None:
+    colours = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0))
+    frames = [Image.new("RGB", (16, 8), c) for c in colours]
+    with Image.open(io.BytesIO(frames_to_gif(frames, duration_ms=50))) as gif:
+        assert gif.size == (128, 64)  # nearest upscale: long side to >= 128 px
+        assert gif.n_frames == 6  # there and back: 0 1 2 3 2 1
+        assert gif.info["duration"] == 50 and gif.info["loop"] == 0
+        seen = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            seen.append(gif.convert("RGB").getpixel((0, 0)))
+    assert seen == [colours[i] for i in (0, 1, 2, 3, 2, 1)]
+    with Image.open(io.BytesIO(frames_to_gif(frames[:1], scale=1))) as gif:
+        assert gif.size == (16, 8) and gif.n_frames == 1
+    big = [Image.new("L", (200, 100), v) for v in (0, 255)]
+    with Image.open(io.BytesIO(frames_to_gif(big))) as gif:
+        assert gif.size == (200, 100)  # large frames keep their size
+    with pytest.raises(ValueError, match="at least one frame"):
+        frames_to_gif([])
 
 
 # ------------------------------------------------------------------------------------------------

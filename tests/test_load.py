@@ -15,48 +15,25 @@ from __future__ import annotations
 import concurrent.futures as futures
 import statistics
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-try:
-    from ui_fixtures import free_port, make_ui_models, ui_registry
-except ImportError:  # pragma: no cover - tests/ imported as a package
-    from tests.ui_fixtures import free_port, make_ui_models, ui_registry
+from launched_app import App, launch_app
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
 
-ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-       "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 REQUESTS = 5  # per client, one after the other
 REQUEST_TIMEOUT_S = 60  # one call waiting longer than this counts as hung
 GLOBAL_TIMEOUT_S = 150  # the whole run
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in ENV.items():
-            mp.setenv(k, v)
-        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_cache")))
-        mp.delenv("GAN_STUDIO_TIME_LIMIT", raising=False)
-        yield
-
-
-def _client(url: str, downloads: Path) -> Any:
-    from gradio_client import Client
-
-    return Client(url, analytics_enabled=False, verbose=False, download_files=str(downloads))
-
-
-def _one_client(url: str, downloads: Path, index: int) -> list[tuple[str, float, str]]:
+def _one_client(app: App, index: int) -> list[tuple[str, float, str]]:
     """``REQUESTS`` generate calls from one new client: ``(outcome, seconds, detail)`` each."""
     from gradio_client.exceptions import AppError
     from gradio_client.utils import QueueError
 
-    client = _client(url, downloads)
+    client = app.new_client()
     results = []
     for r in range(REQUESTS):
         seed = index * 100 + r
@@ -86,24 +63,17 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 @pytest.mark.parametrize("public, clients", [(False, 32), (True, 40)], ids=["default-32-clients", "public-40-clients"])
-def test_concurrent_clients_are_all_answered(env: None, tmp_path: Path, public: bool, clients: int) -> None:
-    import torch
+def test_concurrent_clients_are_all_answered(app_env: pytest.MonkeyPatch, tmp_path: Path, public: bool,
+                                             clients: int) -> None:
+    from gan_studio.ui import QUEUE_SIZE
 
-    from gan_studio.studio import Studio
-    from gan_studio.ui import QUEUE_SIZE, build_demo, launch_options
-
-    torch.set_num_threads(1)
-    studio = Studio(device="cpu", registry=ui_registry(make_ui_models(tmp_path / "models")))
-    demo = build_demo(studio, public=public, output_dir=tmp_path / "outputs")
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                **launch_options(public=public))
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
+    app = launch_app(tmp_path, public=public)
+    demo, studio = app.demo, app.studio
     try:
-        _client(demo.local_url, downloads).predict("ui-dcgan", 0, 1, None, 0, api_name="/generate")  # warm
+        app.client.predict("ui-dcgan", 0, 1, None, 0, api_name="/generate")  # warm
         started = time.perf_counter()
         with futures.ThreadPoolExecutor(max_workers=clients) as pool:
-            running = [pool.submit(_one_client, demo.local_url, downloads, i) for i in range(clients)]
+            running = [pool.submit(_one_client, app, i) for i in range(clients)]
             done, not_done = futures.wait(running, timeout=GLOBAL_TIMEOUT_S)
             elapsed = time.perf_counter() - started
             outcomes: list[tuple[str, float, str]] = []
@@ -134,7 +104,7 @@ def test_concurrent_clients_are_all_answered(env: None, tmp_path: Path, public: 
         assert counts["ok"] >= total // 2, counts  # most calls are served, not refused
         assert queue_left == 0  # nothing left waiting on the server
         # and the server still answers afterwards
-        gallery, _ = _client(demo.local_url, downloads).predict("ui-dcgan", 7, 1, None, 0, api_name="/generate")
+        gallery, _ = app.new_client().predict("ui-dcgan", 7, 1, None, 0, api_name="/generate")
         assert len(gallery) == 1
     finally:
-        demo.close()
+        app.close()

@@ -63,7 +63,7 @@ def test_the_wheel_carries_the_models_the_examples_and_both_commands(installed: 
     dist = next(installed.glob("gan_studio-*.dist-info"))
     entry_points = (dist / "entry_points.txt").read_text(encoding="utf-8")
     assert "gan-studio = gan_studio.cli:main" in entry_points
-    assert "gan-studio-app = gan_studio.ui.launch:main" in entry_points
+    assert "gan-studio-app = gan_studio.app:main" in entry_points
     assert zipfile.is_zipfile(next((installed.parent).glob("*.whl")))
 
 
@@ -77,6 +77,6 @@ def test_the_installed_package_lists_and_runs_its_embedded_models_from_anywhere(
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "one.png").stat().st_size > 100
-    app = subprocess.run([sys.executable, "-c", "import sys; from gan_studio.ui.launch import main; sys.exit(main())",
+    app = subprocess.run([sys.executable, "-c", "import sys; from gan_studio.app import main; sys.exit(main())",
                           "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert app.returncode == 0 and "--share" in app.stdout, app.stderr

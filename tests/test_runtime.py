@@ -23,17 +23,8 @@ from gan_studio.registry import load_registry
 from gan_studio.runtime import BF16_MIN_PSNR, Runtime, cpu_has_native_bf16
 from gan_studio.studio import Studio
 
-try:
-    from tiny_models import make_models_toml
-except ImportError:  # pragma: no cover
-    from tests.tiny_models import make_models_toml
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def models_toml(tmp_path_factory):
-    return make_models_toml(tmp_path_factory.mktemp("models"))
 
 
 def psnr(a: Image.Image, b: Image.Image) -> float:

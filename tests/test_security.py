@@ -26,20 +26,16 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-try:
-    from hostile_images import EXPECTED_MESSAGES, EXPECTED_SIZES, hostile_corpus
-    from hub_server import HubServer
-    from ui_fixtures import free_port, make_ui_models, ui_registry
-except ImportError:  # pragma: no cover - tests/ imported as a package
-    from tests.hostile_images import EXPECTED_MESSAGES, EXPECTED_SIZES, hostile_corpus
-    from tests.hub_server import HubServer
-    from tests.ui_fixtures import free_port, make_ui_models, ui_registry
+from hostile_images import EXPECTED_MESSAGES, EXPECTED_SIZES, hostile_corpus
+from hub_server import HubServer
+from launched_app import App, launch_app
+from ui_fixtures import make_ui_models, ui_registry
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "examples" / "chelsea.jpg"
@@ -47,8 +43,6 @@ PHOTO = REPO / "examples" / "chelsea.jpg"
 # gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
 
-ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-       "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 #: Peak memory the whole corpus may add to the server process (public mode), MB. Measured: ~275 MB
 #: (the 12 MP photo, downscaled to 4 MP, colorized; the Lab maths runs in bands of rows).
 CORPUS_MEMORY_BOUND_MB = 400
@@ -58,69 +52,18 @@ SECRET = "gan-studio-secret-marker-7f3a"  # planted in files that must never be 
 
 
 # ---- launching ------------------------------------------------------------------------------------
-@dataclass
-class App:
-    demo: Any
-    client: Any
-    studio: Any
-    root: Path
-
-    @property
-    def url(self) -> str:
-        return self.demo.local_url
-
-    @property
-    def port(self) -> int:
-        return int(self.demo.local_url.rstrip("/").rsplit(":", 1)[1])
-
-    def new_client(self, *, download: bool = True) -> Any:
-        from gradio_client import Client
-
-        target = str(self.root / "downloads") if download else False
-        return Client(self.url, analytics_enabled=False, verbose=False, download_files=target)
-
-    def fn_index(self, api_name: str) -> int:
-        return next(d["id"] for d in self.demo.config["dependencies"] if d.get("api_name") == api_name)
-
-
-def launch(root: Path, *, public: bool, registry: Any, queue: dict[str, Any] | None = None,
-           generate_concurrency: int | None = None) -> App:
-    """The studio over ``registry`` launched on a free port of 127.0.0.1 (``queue`` overrides its
-    queue settings, for the queue-full test)."""
-    import torch
-
-    from gan_studio.studio import Studio
-    from gan_studio.ui import build_demo, launch_options
-
-    torch.set_num_threads(1)
-    studio = Studio(device="cpu", registry=registry)
-    demo = build_demo(studio, public=public, output_dir=root / "outputs", generate_concurrency=generate_concurrency)
-    if queue:
-        demo.queue(**queue)
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                **launch_options(public=public))
-    (root / "downloads").mkdir(parents=True, exist_ok=True)
-    app = App(demo, None, studio, root)
-    app.client = app.new_client()
-    return app
-
-
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Environment of the module's apps; returns an ``HF_HOME`` holding a planted cached model and token."""
+def env(app_env: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Environment of the module's apps (conftest's ``app_env``) with an ``HF_HOME`` holding a
+    planted cached model and token; returns that ``HF_HOME``."""
     hf_home = tmp_path_factory.mktemp("hf_home")
     snapshot = hf_home / "hub" / "models--someone--private" / "snapshots" / ("a" * 40)
     snapshot.mkdir(parents=True)
     (snapshot / "model.safetensors").write_text(SECRET, encoding="utf-8")
     (hf_home / "token").write_text(f"hf_{SECRET}", encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in ENV.items():
-            mp.setenv(k, v)
-        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_cache")))
-        mp.setenv("HF_HOME", str(hf_home))
-        mp.delenv("HF_HUB_CACHE", raising=False)
-        mp.delenv("GAN_STUDIO_TIME_LIMIT", raising=False)
-        yield hf_home
+    app_env.setenv("HF_HOME", str(hf_home))
+    app_env.delenv("HF_HUB_CACHE", raising=False)
+    return hf_home
 
 
 @pytest.fixture(scope="module")
@@ -130,16 +73,16 @@ def models(env: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(env: Path, models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    launched = launch(tmp_path_factory.mktemp("studio"), public=False, registry=ui_registry(models))
+    launched = launch_app(tmp_path_factory.mktemp("studio"), public=False, registry=ui_registry(models))
     yield launched
-    launched.demo.close()
+    launched.close()
 
 
 @pytest.fixture(scope="module")
 def public_app(env: Path, models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    launched = launch(tmp_path_factory.mktemp("public"), public=True, registry=ui_registry(models))
+    launched = launch_app(tmp_path_factory.mktemp("public"), public=True, registry=ui_registry(models))
     yield launched
-    launched.demo.close()
+    launched.close()
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -277,7 +220,7 @@ class Slow:
 
 # ==== 1. hostile uploads ===========================================================================
 def test_hostile_corpus_through_the_public_app(public_app: App, tmp_path: Path) -> None:
-    from gan_studio.ui.common import PUBLIC_MAX_PIXELS
+    from gan_studio.ui.session import PUBLIC_MAX_PIXELS
 
     corpus = hostile_corpus(tmp_path / "corpus")
     assert len(corpus) >= 30
@@ -498,8 +441,8 @@ def test_direct_http_calls_cannot_skip_the_queue(app: App, public_app: App) -> N
 def test_a_full_queue_says_so_and_recovers(env: Path, models: Path, tmp_path: Path) -> None:
     from gradio_client.utils import QueueError
 
-    tiny = launch(tmp_path, public=False, registry=ui_registry(models),
-                  queue={"api_open": False, "max_size": 2, "default_concurrency_limit": 1}, generate_concurrency=1)
+    tiny = launch_app(tmp_path, public=False, registry=ui_registry(models),
+                      queue={"api_open": False, "max_size": 2, "default_concurrency_limit": 1}, generate_concurrency=1)
     try:
         key, original = _swap_module(tiny.studio, "ui-dcgan", lambda m: Slow(m, 0.6))
         clients = [tiny.new_client() for _ in range(6)]
@@ -699,7 +642,7 @@ def test_public_mode_caps_through_the_app(public_app: App, hub_server: HubServer
     import numpy as np
     from PIL import Image
 
-    from gan_studio.ui.common import PUBLIC_MAX_PIXELS, PUBLIC_MAX_WORKING_SIZE
+    from gan_studio.ui.session import PUBLIC_MAX_PIXELS, PUBLIC_MAX_WORKING_SIZE
 
     client = public_app.client
     # batch and frame caps

@@ -7,8 +7,6 @@ and whatever the device.
 
 from __future__ import annotations
 
-import io
-import math
 from typing import Any
 
 from ..contract import GENERATION_TASKS, Task
@@ -266,18 +264,3 @@ def interpolate(
             results.append(Result(image, params))
         report(progress, len(results) / frames, f"frame {len(results)}/{frames}")
     return results
-
-
-def frames_to_gif(results: list[Result], *, duration_ms: int = 80, scale: int | None = None) -> bytes:
-    """An animated GIF (bytes) of interpolation frames, ping-pong looped; small frames are upscaled."""
-    from PIL import Image
-
-    images = [r.image for r in results]
-    if scale is None:
-        scale = max(1, math.ceil(128 / max(images[0].size)))
-    if scale > 1:
-        images = [im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST) for im in images]
-    sequence = images + images[-2:0:-1]
-    buf = io.BytesIO()
-    sequence[0].save(buf, format="GIF", save_all=True, append_images=sequence[1:], duration=duration_ms, loop=0)
-    return buf.getvalue()
