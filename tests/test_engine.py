@@ -128,9 +128,9 @@ def test_interpolation_ends_at_both_seeds(studio):
     assert len(frames) == 5
     assert frames[0].image.tobytes() == studio.generate("tiny-dcgan", seed=1)[0].image.tobytes()
     assert frames[-1].image.tobytes() == studio.generate("tiny-dcgan", seed=2)[0].image.tobytes()
-    from gan_studio.pipelines.generation import frames_to_gif
+    from gan_studio.image_io import frames_to_gif
 
-    gif = Image.open(io.BytesIO(frames_to_gif(frames)))
+    gif = Image.open(io.BytesIO(frames_to_gif([f.image for f in frames])))
     assert gif.format == "GIF" and gif.n_frames == 8  # ping-pong: 5 + 3
 
 
