@@ -276,7 +276,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .architectures import resolve_architecture, task_of_architecture
+    from .architectures import architecture_names, resolve_architecture, task_of_architecture
     from .convert import build_and_load
     from .weights import extract_state_dict, load_weight_file, save_model_folder
 
@@ -290,18 +290,34 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise CliError(f"--kwargs is not valid JSON: {exc}") from None
     if not isinstance(user_kwargs, dict):
         raise CliError("--kwargs must be a JSON object, e.g. '{\"ngf\": 64}'")
-    architecture, kwargs = resolve_architecture(args.architecture, user_kwargs)
-    state = extract_state_dict(load_weight_file(src), args.key, source=src.name)
-    module = build_and_load(state, architecture, kwargs, source=src.name)
+    if src.suffix == ".pkl":  # an NVIDIA network pickle: read by the allow-listed unpickler, nothing run
+        from .convert import from_network_pickle
+
+        module, architecture, kwargs = from_network_pickle(src, network=args.key or "G_ema")
+    else:
+        if not args.architecture:
+            raise CliError("--architecture is required for this file; choose one of: "
+                           + ", ".join(architecture_names()))
+        architecture, kwargs = resolve_architecture(args.architecture, user_kwargs)
+        state = extract_state_dict(load_weight_file(src), args.key, source=src.name)
+        module = build_and_load(state, architecture, kwargs, source=src.name)
     task = args.task or task_of_architecture(architecture).value
     meta: dict[str, Any] = {"task": task, "converted_from": src.name, "license": args.license}
     if args.labels:
         meta["labels"] = args.labels
     if args.image_size:
         meta["image_size"] = args.image_size
+    if not args.image_size and module.contract.native_size:
+        meta["image_size"] = module.contract.native_size
+    licence_note = (
+        "\n**Licence:** NVIDIA's published StyleGAN weights are for non-commercial use only (NVIDIA Source Code "
+        "License / CC BY-NC 4.0); weights you trained yourself are yours. Pass `--license` to record theirs.\n"
+        if src.suffix == ".pkl" else "")
     card = (
         f"---\nlicense: {args.license}\nlibrary_name: gan_studio\ntags: [gan, {task}]\n---\n\n"
-        f"# {out.name}\n\nConverted by `python -m gan_studio convert` from `{src.name}`.\n\n"
+        f"# {out.name}\n\nConverted by `python -m gan_studio convert` from `{src.name}`"
+        f"{' (an NVIDIA network pickle, read without running any code from it)' if src.suffix == '.pkl' else ''}.\n"
+        f"{licence_note}\n"
         f"- architecture: `{architecture}`\n- config: `{json.dumps(kwargs, sort_keys=True)}`\n"
         f"- task: {task}\n\nLoad it with `python -m gan_studio generate --model {out}` (or translate/colorize).\n"
     )
@@ -454,11 +470,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("convert", help="turn a foreign checkpoint into a gan_studio model folder")
-    p.add_argument("src", help="weight file: .safetensors, or .pth/.pt/.bin/.ckpt (loaded weights-only)")
+    p.add_argument("src", help="weight file: .safetensors, .pth/.pt/.bin/.ckpt (loaded weights-only), or an NVIDIA "
+                             "StyleGAN network pickle .pkl (read by an allow-listed unpickler: no code from the "
+                             "file runs; its G_ema, or --key G)")
     p.add_argument("out_dir", help="folder to write config.json + model.safetensors + README.md")
-    p.add_argument("--architecture", required=True,
-                   help="dcgan, conditional_dcgan, cyclegan_resnet (presets resnet_6blocks, resnet_9blocks), "
-                        "pix2pix_unet (presets unet_128, unet_256), stargan, colorization_unet, animegan2")
+    p.add_argument("--architecture",
+                   help="the layout of the weights (not needed for a .pkl): dcgan, conditional_dcgan, cyclegan_resnet "
+                        "(presets resnet_6blocks, resnet_9blocks), pix2pix_unet (presets unet_128, unet_256), stargan, "
+                        "colorization_unet, animegan2, huggan_pix2pix_unet, huggan_cyclegan_resnet, biggan_deep, stylegan2")
     p.add_argument("--kwargs", help="constructor arguments as JSON, e.g. '{\"ngf\": 64}'")
     p.add_argument("--key", help="key holding the state dict inside the checkpoint (e.g. state_dict, G)")
     p.add_argument("--task", help="task, if not the architecture's usual one")

@@ -26,6 +26,7 @@ __all__ = [
     "job_of",
 ]
 
+TRUNCATION_KINDS = (None, "trick", "input", "w")
 DEFAULT_WORKING_SIZE = 256  # short side an image model works at when neither call nor model says
 
 
@@ -77,7 +78,9 @@ class Contract:
     # --- generators ---
     latent_dim: int = 0  # length of z (0: not a latent generator)
     num_classes: int = 0  # classes of a conditional generator (0: unconditional)
-    truncation: str | None = None  # "trick": resample |z| > t; "input": G(z, c, truncation=t) (BigGAN)
+    # "trick": resample |z| > t; "input": G(z, c, truncation=t) with z = t·truncnorm (BigGAN);
+    # "w": G(z, c, truncation=ψ) truncating towards the mean W (StyleGAN); None: takes no truncation
+    truncation: str | None = None
     steps: bool = False  # takes a number of sampling steps (diffusion)
     default_steps: int | None = None  # the steps used when a call gives none
     max_steps: int = 0  # the most steps a call may ask for
@@ -95,8 +98,8 @@ class Contract:
     auto_bf16: bool = True  # precision "auto" may run it under bf16 autocast
 
     def __post_init__(self) -> None:
-        if self.truncation not in (None, "trick", "input"):
-            raise ValueError(f"truncation must be None, 'trick' or 'input', got {self.truncation!r}")
+        if self.truncation not in TRUNCATION_KINDS:
+            raise ValueError(f"truncation must be one of {TRUNCATION_KINDS}, got {self.truncation!r}")
         if self.size_multiple < 1:
             raise ValueError(f"size_multiple must be >= 1, got {self.size_multiple}")
 
@@ -112,5 +115,6 @@ class Contract:
 
     @property
     def takes_truncation_input(self) -> bool:
-        """Whether ``truncation`` is an argument of the forward pass (BigGAN) rather than a latent trick."""
-        return self.truncation == "input"
+        """Whether ``truncation`` is an argument of the forward pass (BigGAN's input, StyleGAN's ψ) rather
+        than a trick played on the latent."""
+        return self.truncation in ("input", "w")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+NETWORK_PICKLE_SUFFIX = ".pkl"  # NVIDIA StyleGAN network pickles (gan_studio.network_pickle)
 DEFAULT_CACHE_BYTES = int(os.environ.get("GAN_STUDIO_CACHE_MB", "2048")) * 1024 * 1024
 
 
@@ -158,7 +159,7 @@ def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Genera
     :func:`gan_studio.folder.read_model_folder`) overrides the spec's architecture and kwargs.
     """
     from .architectures import architecture_class, resolve_architecture
-    from .convert import build_and_load
+    from .convert import build_and_load, from_network_pickle
     from .folder import read_model_folder
     from .weights import extract_state_dict, load_weight_file
 
@@ -177,9 +178,12 @@ def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Genera
             folder = read_model_folder(config_folder)
             architecture = folder.architecture or architecture
             kwargs = folder.kwargs
-        architecture, kwargs = resolve_architecture(architecture, kwargs)
-        state = extract_state_dict(load_weight_file(weights), source.key, source=weights.name)
-        module = build_and_load(state, architecture, kwargs, source=f"{spec.id} ({weights.name})")
+        if weights.suffix == NETWORK_PICKLE_SUFFIX:  # NVIDIA network pickle: read without running its code
+            module, architecture, kwargs = from_network_pickle(weights, network=source.key or "G_ema")
+        else:
+            architecture, kwargs = resolve_architecture(architecture, kwargs)
+            state = extract_state_dict(load_weight_file(weights), source.key, source=weights.name)
+            module = build_and_load(state, architecture, kwargs, source=f"{spec.id} ({weights.name})")
     module.eval()
     module.requires_grad_(False)
     return module, architecture, kwargs, revision

@@ -38,7 +38,7 @@ def test_the_job_groups_are_written_once_and_cover_every_task() -> None:
 
 
 def test_a_contract_refuses_nonsense() -> None:
-    with pytest.raises(ValueError, match="truncation must be None, 'trick' or 'input', got 'maybe'"):
+    with pytest.raises(ValueError, match="truncation must be one of .None, 'trick', 'input', 'w'., got 'maybe'"):
         Contract(task=Task.UNCONDITIONAL, truncation="maybe")
     with pytest.raises(ValueError, match="size_multiple must be >= 1, got 0"):
         Contract(task=Task.TRANSLATION, size_multiple=0)

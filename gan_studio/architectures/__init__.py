@@ -27,6 +27,7 @@ from .diffusion import DiffusionGenerator
 from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
 from .resnet import ResnetGenerator
 from .stargan import StarGANGenerator
+from .stylegan2 import StyleGAN2Generator
 from .unet import UnetGenerator
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "HugGANUNetGenerator",
     "ResnetGenerator",
     "StarGANGenerator",
+    "StyleGAN2Generator",
     "UnetGenerator",
     "accepted_kwargs",
     "architecture_class",
@@ -68,6 +70,7 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         HugGANResnetGenerator,  # HugGAN sprint GeneratorResNet
         BigGANDeepGenerator,  # pytorch-pretrained-BigGAN layout
         DiffusionGenerator,  # a diffusers UNet2DModel folder + its noise schedule
+        StyleGAN2Generator,  # NVIDIA stylegan2-ada-pytorch / stylegan3 networks_stylegan2 layout
     )
 }
 

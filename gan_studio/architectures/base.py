@@ -87,6 +87,12 @@ class Generator(nn.Module):
         return False
 
     @classmethod
+    def recognises_network_pickle(cls, class_name: str, submodule_classes: set[str]) -> bool:
+        """Whether a network of an NVIDIA network pickle (its class name and the class names below
+        it) is this architecture (see :mod:`gan_studio.network_pickle`)."""
+        return False
+
+    @classmethod
     def complete_meta(cls, config: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
         """The studio metadata (task, labels, image size, channels …) of a folder of this architecture,
         completed from its config where the ``_gan_studio`` block leaves something out."""

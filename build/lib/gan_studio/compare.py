@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .contract import GENERATION_TASKS, Task
 from .errors import WrongTaskError
 from .pipelines.common import ProgressFn, Result, report
-from .contract import GENERATION_TASKS, Task
 
 logger = logging.getLogger(__name__)
 
@@ -123,11 +123,10 @@ def evaluate_generator(
     """
     import torch
 
-    from .evaluation import check_bars
+    from .data import load_digits_32
+    from .evaluation import check_bars, digit_classifier, evaluate_conditional, evaluate_unconditional
     from .evaluation import metrics as M
     from .evaluation.classifiers import predict
-    from .evaluation.evaluate import _digit_classifier, _eval_conditional, _eval_unconditional
-    from .training.data import load_digits_32
 
     if not 1 <= n_samples <= MAX_EVAL_SAMPLES:
         raise ValueError(f"n_samples must be between 1 and {MAX_EVAL_SAMPLES}, got {n_samples}")
@@ -139,9 +138,9 @@ def evaluate_generator(
     recorder = _Recorder(module, steps=steps, device=device, dtype=dtype)
     kwargs = {"nz": nz, "num_classes": num_classes}
     if conditional:
-        result = _eval_conditional(recorder, kwargs, {}, n_samples, seed, str(device))
+        result = evaluate_conditional(recorder, kwargs, {}, n_samples, seed, str(device))
         samples = torch.cat(recorder.samples)
-        clf, _ = _digit_classifier()
+        clf, _ = digit_classifier()
         hist = M.class_histogram(predict(clf, samples).argmax(1), 10)
         train, train_labels = load_digits_32("train")
         result.update({"class_histogram": hist, "classes_present": int(sum(1 for c in hist if c > 0))})
@@ -156,7 +155,7 @@ def evaluate_generator(
         })
         task = "conditional"
     else:
-        result = _eval_unconditional(recorder, kwargs, {}, n_samples, seed, str(device))
+        result = evaluate_unconditional(recorder, kwargs, {}, n_samples, seed, str(device))
         task = "unconditional"
     metrics: dict[str, Any] = {"task": task, "n_samples": n_samples, "seed": seed, "steps": steps, **result}
     metrics["bars"] = {r.metric: "PASS" if r.passed else "FAIL" for r in check_bars(metrics)}

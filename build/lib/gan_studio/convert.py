@@ -30,9 +30,11 @@ hints for error messages and for converting files whose config is unknown.
 from __future__ import annotations
 
 import json
+import os
 import logging
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "WRAPPER_PREFIXES",
     "convert_state_dict",
+    "from_network_pickle",
     "detect_architecture",
     "guess_kwargs",
     "lornatang_stargan_to_reference",
@@ -334,3 +337,35 @@ def build_and_load(state_dict: Mapping[str, Any], architecture: str, kwargs: Map
         hint = mismatch_hint(state, architecture, kwargs)
         raise CheckpointError(f"{exc}\n  hint: {hint}" if hint else str(exc)) from None
     return module
+
+
+def from_network_pickle(path: str | os.PathLike[str], *, network: str = "G_ema") -> tuple[Any, str, dict[str, Any]]:
+    """An NVIDIA network pickle (``.pkl``) as the studio's own module, without running its code.
+
+    The pickle is read by :func:`gan_studio.network_pickle.read_network_pickle` (an allow-listed
+    unpickler); the architecture that recognises the network builds itself from the recorded init
+    arguments and loads the extracted state dict strictly. Returns ``(module, architecture, kwargs)``.
+    """
+    from .architectures import ARCHITECTURES
+    from .errors import CheckpointError
+    from .network_pickle import read_network_pickle
+    from .weights import load_strict
+
+    pkl = read_network_pickle(path, network=network)
+    name = next((n for n, cls in ARCHITECTURES.items()
+                 if cls.recognises_network_pickle(pkl.class_name, pkl.submodule_classes)), None)
+    if name is None:
+        raise CheckpointError(
+            f"{Path(path).name}: network {network!r} ({pkl.class_name} built from "
+            f"{', '.join(sorted(pkl.submodule_classes)) or 'no submodules'}) is not a network pickle layout the "
+            f"studio knows (StyleGAN2/StyleGAN2-ADA)"
+        )
+    if pkl.init_args:
+        raise CheckpointError(f"{Path(path).name}: positional init arguments {pkl.init_args!r} are not supported")
+    kwargs = json.loads(json.dumps(pkl.init_kwargs))  # JSON-able config (tuples become lists)
+    try:
+        module = ARCHITECTURES[name](**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{Path(path).name}: cannot build {name!r} from its init arguments ({exc})") from None
+    load_strict(module, pkl.state_dict, source=Path(path).name)
+    return module.eval(), name, kwargs

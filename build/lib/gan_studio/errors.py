@@ -7,6 +7,9 @@ into a readable message instead of a traceback.
 
 from __future__ import annotations
 
+import logging
+import secrets
+
 
 class GanStudioError(Exception):
     """Base class of the errors a user can cause or fix: their message is shown as it is.
@@ -57,3 +60,15 @@ class CatalogueError(UserInputError):
 
 class OutOfMemory(GanStudioError, MemoryError):
     """The device ran out of memory even after a retry at a smaller batch."""
+
+
+def report_internal_error(logger: logging.Logger, where: str) -> str:
+    """Log the exception being handled, with its traceback, under a short random id; return the
+    message for the user, which quotes that id. Call it inside an ``except`` block.
+
+    For faults that are not the user's (anything but a :class:`GanStudioError`): the user sees that
+    something broke and an id to report; the log has the details.
+    """
+    incident = secrets.token_hex(4)
+    logger.exception("internal error (id %s) in %s", incident, where)
+    return f"internal error (id {incident}): please report it"

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .contract import GENERATION_TASKS, Task
+from .contract import Task
 from .errors import CatalogueError, UnknownModelError
 from .paths import DATA_ROOT, PACKAGE_DIR
 

@@ -153,7 +153,8 @@ def prepare_module(module: Any, contract: Contract, *, channels_last: bool, comp
     if compile and not contract.compile:
         # e.g. pix2pix keeps dropout on at inference; compiled code draws its own random numbers, so
         # its masks (and images) would differ from the eager module's for the same seed
-        logger.info("not compiling %s: its contract says compiled code would change its outputs", name)
+        why = "it keeps dropout on at inference" if contract.stochastic else "its contract says compiling changes its outputs"
+        logger.info("not compiling %s: %s (compiled code would draw other random numbers)", name, why)
     elif compile:
         try:
             compiled = torch.compile(module)

@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError
+from .folder import CARD_NAME, CONFIG_NAME, META_KEY, WEIGHTS_NAME
 
 logger = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-CARD_NAME = "README.md"
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".bin", ".pth", ".pt", ".ckpt", ".tar")  # .tar: torch.save files named .pth.tar
 WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
@@ -137,20 +135,6 @@ def load_strict(module: Any, state_dict: Mapping[str, Any], *, source: str) -> N
     module.load_state_dict(state_dict, strict=True)
 
 
-def read_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read ``config.json`` of a model folder."""
-    path = Path(folder) / CONFIG_NAME
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{str(folder)!r} has no {CONFIG_NAME}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
-    return config
-
-
 def save_model_folder(
     module: Any,
     out_dir: str | os.PathLike[str],
@@ -174,7 +158,7 @@ def save_model_folder(
         json.dumps(config)
     except TypeError as exc:
         raise CheckpointError(f"constructor kwargs must be JSON-able: {exc}") from None
-    config["_gan_studio"] = {"architecture": architecture, **(dict(meta) if meta else {})}
+    config[META_KEY] = {"architecture": architecture, **(dict(meta) if meta else {})}
     (out / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     save_file(tensors, str(out / WEIGHTS_NAME), metadata={"format": "pt", "architecture": architecture})

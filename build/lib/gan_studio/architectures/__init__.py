@@ -11,6 +11,7 @@ This package imports torch; ``gan_studio/__init__.py`` must not import it eagerl
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ from .diffusion import DiffusionGenerator
 from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
 from .resnet import ResnetGenerator
 from .stargan import StarGANGenerator
+from .stylegan2 import StyleGAN2Generator
 from .unet import UnetGenerator
 
 __all__ = [
@@ -42,10 +44,12 @@ __all__ = [
     "HugGANUNetGenerator",
     "ResnetGenerator",
     "StarGANGenerator",
+    "StyleGAN2Generator",
     "UnetGenerator",
     "accepted_kwargs",
     "architecture_class",
     "architecture_names",
+    "load_model_folder",
     "build_architecture",
     "recognise_config",
     "resolve_architecture",
@@ -66,6 +70,7 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         HugGANResnetGenerator,  # HugGAN sprint GeneratorResNet
         BigGANDeepGenerator,  # pytorch-pretrained-BigGAN layout
         DiffusionGenerator,  # a diffusers UNet2DModel folder + its noise schedule
+        StyleGAN2Generator,  # NVIDIA stylegan2-ada-pytorch / stylegan3 networks_stylegan2 layout
     )
 }
 
@@ -116,6 +121,23 @@ def recognise_config(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | 
         if cls.recognises_config(config):
             return name, cls.complete_meta(config, meta if isinstance(meta, dict) else {})
     return None
+
+
+def load_model_folder(path: str | os.PathLike[str]) -> Generator:
+    """The generator saved in the local folder ``path`` (our format, or a foreign format an architecture
+    recognises), built by its architecture and loaded strictly."""
+    from ..errors import CheckpointError
+    from ..folder import read_model_folder
+
+    folder = read_model_folder(path)
+    name = folder.architecture
+    if name is None:
+        recognised = recognise_config(folder.config)
+        if recognised is None:
+            raise CheckpointError(f"{str(path)!r}: its config.json names no gan_studio architecture; choose one of: "
+                                  f"{', '.join(architecture_names())}")
+        name = recognised[0]
+    return architecture_class(name).load_folder(folder.path)
 
 
 def accepted_kwargs(name: str) -> dict[str, Any]:

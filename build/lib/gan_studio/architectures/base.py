@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,7 +29,6 @@ from ..errors import CheckpointError
 from ..folder import (
     CARD_NAME,
     CONFIG_NAME,
-    META_KEY,
     WEIGHTS_NAME,
     ModelFolder,
     read_model_folder,
@@ -86,6 +84,12 @@ class Generator(nn.Module):
     @classmethod
     def recognises_config(cls, config: Mapping[str, Any]) -> bool:
         """Whether a ``config.json`` without a ``_gan_studio`` architecture is this architecture's."""
+        return False
+
+    @classmethod
+    def recognises_network_pickle(cls, class_name: str, submodule_classes: set[str]) -> bool:
+        """Whether a network of an NVIDIA network pickle (its class name and the class names below
+        it) is this architecture (see :mod:`gan_studio.network_pickle`)."""
         return False
 
     @classmethod
@@ -153,23 +157,11 @@ class Generator(nn.Module):
                         card: str | None = None) -> Path:
         """Write ``config.json`` (the constructor arguments + a ``_gan_studio`` block with the
         architecture and ``meta``), ``model.safetensors`` and, if given, the ``README.md`` card."""
-        from safetensors.torch import save_file
+        from ..weights import save_model_folder
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = self.config
-        try:
-            json.dumps(config)
-        except TypeError as exc:
-            raise CheckpointError(f"constructor arguments of {type(self).__name__} must be JSON-able: {exc}") from None
-        config[META_KEY] = {"architecture": self.architecture, "task": self.contract.task.value,
-                            **(dict(meta) if meta else {})}
-        (out / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(tensors, str(out / WEIGHTS_NAME), metadata={"format": "pt", "architecture": self.architecture})
-        if card is not None:
-            (out / CARD_NAME).write_text(card, encoding="utf-8")
-        return out
+        meta = {"task": self.contract.task.value, **(dict(meta) if meta else {})}
+        return save_model_folder(self, out_dir, architecture=self.architecture, kwargs=self.config, meta=meta,
+                                 card=card)
 
     def push_to_hub(self, repo_id: str, *, token: str | None = None, private: bool = False,
                     meta: Mapping[str, Any] | None = None, card: str | None = None,

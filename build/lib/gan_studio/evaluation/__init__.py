@@ -5,10 +5,43 @@
 
 :func:`evaluate` returns a flat dict of numbers (plus ``bars``: PASS/FAIL per bar of
 :data:`BARS`); :func:`check_bars` compares any such dict with the bars, optionally with a margin.
+
+The package, lowest first: :mod:`.metrics` (the maths), :mod:`.classifiers` (the shipped
+evaluators), :mod:`.bars` (the thresholds), :mod:`.protocols` (how each task is sampled and
+scored), :mod:`.evaluate` (a model folder -> its protocol -> metrics and bars, and the report).
 """
 
 from __future__ import annotations
 
-from .evaluate import BARS, BarResult, check_bars, evaluate, format_report, load_folder, meets_bars
+from .bars import BARS, BarResult, check_bars, meets_bars
+from .evaluate import evaluate, format_report, load_folder
+from .protocols import (
+    COLORIZATION_HELDOUT,
+    TRANSLATION_CROP,
+    colorization_eval,
+    digit_classifier,
+    evaluate_conditional,
+    evaluate_multidomain,
+    evaluate_translation_pair,
+    evaluate_unconditional,
+    translation_eval_images,
+)
 
-__all__ = ["BARS", "BarResult", "check_bars", "evaluate", "format_report", "load_folder", "meets_bars"]
+__all__ = [
+    "BARS",
+    "COLORIZATION_HELDOUT",
+    "TRANSLATION_CROP",
+    "BarResult",
+    "check_bars",
+    "colorization_eval",
+    "digit_classifier",
+    "evaluate",
+    "evaluate_conditional",
+    "evaluate_multidomain",
+    "evaluate_translation_pair",
+    "evaluate_unconditional",
+    "format_report",
+    "load_folder",
+    "meets_bars",
+    "translation_eval_images",
+]

@@ -9,7 +9,7 @@ in that role, and shipped as ``checkpoints/_evaluators/<name>/model.safetensors`
 * ``photo-sketch``: :class:`DomainClassifier`, RGB images in [-1, 1] (any size) -> one logit,
   > 0 meaning "pencil sketch" (domain B), < 0 "photo" (domain A).
 * ``digit-attributes``: :class:`AttributeClassifier`, 32×32 RGB digits -> one logit per
-  attribute of :data:`gan_studio.training.data.ATTRIBUTES`.
+  attribute of :data:`gan_studio.data.ATTRIBUTES`.
 
 Set ``GAN_STUDIO_EVALUATORS`` to a folder to use evaluators from elsewhere.
 """
@@ -136,7 +136,8 @@ def load_evaluator(name: str, folder: str | os.PathLike[str] | None = None) -> t
 
 @lru_cache(maxsize=8)
 def _load_cached(name: str, folder: str, mtime: int) -> tuple[nn.Module, dict[str, Any]]:
-    from ..weights import load_strict, load_weight_file, read_config
+    from ..folder import read_model_folder
+    from ..weights import load_strict, load_weight_file
 
     path = Path(folder)
     if not (path / "model.safetensors").is_file():
@@ -144,9 +145,9 @@ def _load_cached(name: str, folder: str, mtime: int) -> tuple[nn.Module, dict[st
             f"evaluator {name!r} has no weights in {folder!r}; train it with "
             f"`python -m gan_studio train evaluator-{name} --out {folder}`"
         )
-    config = read_config(path)
-    info = config.pop("_evaluator", {})
-    module = EVALUATORS[name](**config)
+    folder_info = read_model_folder(path)
+    info = folder_info.config.get("_evaluator") or {}
+    module = EVALUATORS[name](**folder_info.kwargs)
     load_strict(module, load_weight_file(path / "model.safetensors"), source=f"evaluator {name!r}")
     module.eval().requires_grad_(False)
     return module, dict(info.get("metrics", {}))

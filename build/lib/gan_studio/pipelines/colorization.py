@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contract import Task
 from ..errors import WrongTaskError
 from ..models import LoadedModel
-from ..contract import Task
 from .common import ProgressFn, Result, provenance, report, working_size_for
 from .translation import MAX_ASPECT
 
@@ -20,7 +20,6 @@ def colorize(
     progress: ProgressFn | None = None,
 ) -> Result:
     """Colorize ``image`` (any mode; its colour, if any, is discarded) at full resolution."""
-    import torch
     import torch.nn.functional as F
 
     from ..image_io import merge_lab, resize, split_luminance

@@ -7,13 +7,11 @@ and whatever the device.
 
 from __future__ import annotations
 
-import io
-import math
 from typing import Any
 
+from ..contract import GENERATION_TASKS, Task
 from ..errors import UserInputError, WrongTaskError
 from ..models import LoadedModel
-from ..contract import GENERATION_TASKS, Task
 from .common import ProgressFn, Result, provenance, report, run_batches
 
 MAX_SEED = 2**63 - 1
@@ -52,13 +50,19 @@ def draw_latent(seed: int, nz: int, truncation: float | None = None) -> Any:
 
 
 def latent_for(loaded: LoadedModel, seed: int, nz: int, truncation: float | None) -> Any:
-    """The latent for one image. Generators that take the truncation as an input (BigGAN) get
-    ``truncation * truncnorm(-2, 2)`` as their reference code draws it; others the truncation trick."""
-    if loaded.contract.takes_truncation_input:
+    """The latent for one image, as the contract's truncation kind says: ``"input"`` (BigGAN) gets
+    ``truncation * truncnorm(-2, 2)`` as its reference code draws it; ``"w"`` (StyleGAN) a plain
+    normal z, the truncation ψ being applied in W by the model; ``"trick"`` the truncation trick."""
+    kind = loaded.contract.truncation
+    if kind == "input":
         t = 1.0 if truncation is None else float(truncation)
         if not 0 < t <= 1:
             raise UserInputError(f"truncation for {loaded.spec.id!r} must be in (0, 1], got {truncation}")
         return draw_latent(seed, nz, 2.0) * t
+    if kind == "w":
+        if truncation is not None and not -1 <= float(truncation) <= 2:
+            raise UserInputError(f"truncation ψ for {loaded.spec.id!r} must be in [-1, 2] (1 = none), got {truncation}")
+        return draw_latent(seed, nz)
     return draw_latent(seed, nz, truncation)
 
 
@@ -132,7 +136,7 @@ def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float 
              steps: int | None = None) -> Any:
     contract = loaded.contract
     extra: dict[str, Any] = {}
-    if contract.takes_truncation_input:
+    if contract.takes_truncation_input:  # the model applies it itself
         extra["truncation"] = 1.0 if truncation is None else truncation
     if contract.steps:
         extra["steps"] = steps
@@ -266,18 +270,3 @@ def interpolate(
             results.append(Result(image, params))
         report(progress, len(results) / frames, f"frame {len(results)}/{frames}")
     return results
-
-
-def frames_to_gif(results: list[Result], *, duration_ms: int = 80, scale: int | None = None) -> bytes:
-    """An animated GIF (bytes) of interpolation frames, ping-pong looped; small frames are upscaled."""
-    from PIL import Image
-
-    images = [r.image for r in results]
-    if scale is None:
-        scale = max(1, math.ceil(128 / max(images[0].size)))
-    if scale > 1:
-        images = [im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST) for im in images]
-    sequence = images + images[-2:0:-1]
-    buf = io.BytesIO()
-    sequence[0].save(buf, format="GIF", save_all=True, append_images=sequence[1:], duration=duration_ms, loop=0)
-    return buf.getvalue()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..contract import Task
 from ..errors import UserInputError, WrongTaskError
 from ..models import LoadedModel
-from ..contract import Task
 from ..registry import ModelSpec
 from .common import ProgressFn, Result, provenance, report, working_size_for
 from .translation import run_image_model

@@ -265,7 +265,6 @@ def _tile_rows(
     dtype: Any, batch_size: int, progress: ProgressFn | None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(top, strip)``: finished output rows as float32 ``(rows, W, C)`` in [-1, 1], top to bottom."""
-    import torch
 
     from ..image_io import pil_to_tensor
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import UserInputError, WrongTaskError
-from ..models import LoadedModel
 from ..contract import Task
+from ..errors import WrongTaskError
+from ..models import LoadedModel
 from .common import ProgressFn, Result, provenance, report, seeded, working_size_for
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, translate_tiled
 
@@ -34,7 +34,6 @@ MIN_SIDE = 16  # sides are at least this (rounded up to the architecture's multi
 def run_image_model(loaded: LoadedModel, image: Any, *, short_side: int, seed: int, extra: Any = None) -> Any:
     """Resize ``image`` to the working size, run the model (seeded), return the output PIL image
     at the working size."""
-    import torch
 
     from ..image_io import pil_to_tensor, resize, tensor_to_pil, working_size
 

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from .loop import Recipe, TrainingError, Trainer
+from .loop import Recipe, Trainer, TrainingError
 
 __all__ = ["RECIPES", "Recipe", "Trainer", "TrainingError", "train"]
 

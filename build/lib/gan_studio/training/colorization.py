@@ -1,7 +1,7 @@
 """``photo-colorizer``: predict Lab chrominance (ab) from lightness (L) with a small U-Net.
 
 Trained on random crops of the bundled colour photos except the held-out ones
-(:data:`gan_studio.evaluation.evaluate.COLORIZATION_HELDOUT`: ``chelsea`` and ``coffee``), with an
+(:data:`gan_studio.evaluation.COLORIZATION_HELDOUT`: ``chelsea`` and ``coffee``), with an
 L1 loss on ab plus a small conditional PatchGAN term (hinge loss, spectral norm, D sees L and ab)
 that counteracts the grey-ish average an L1-only model predicts.
 """
@@ -16,8 +16,9 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
+from .. import data as D
 from . import cards
-from . import data as D
+from .data import PatchSampler
 from .discriminators import PatchDiscriminator
 from .loop import Recipe, Trainer, ema_update
 from .losses import d_hinge, g_hinge
@@ -28,7 +29,7 @@ WORKING_SIZE = 256  # the studio's colorization pipeline predicts ab at this sho
 
 
 def _train_photos() -> tuple[str, ...]:
-    from ..evaluation.evaluate import COLORIZATION_HELDOUT
+    from ..evaluation import COLORIZATION_HELDOUT
 
     return tuple(n for n in D.PHOTOS if n not in COLORIZATION_HELDOUT)
 
@@ -63,7 +64,7 @@ class ColorizationTrainer(Trainer):
         self.modules = {"G": self.G, "G_ema": self.G_ema, "D": self.D}
         self.optimizers = {"G": self.opt_g, "D": self.opt_d}
         self.photos = _train_photos()
-        self.sampler = D.PatchSampler([D.to_tensor(D.load_photo(n)) for n in self.photos], config["patch"],
+        self.sampler = PatchSampler([D.to_tensor(D.load_photo(n)) for n in self.photos], config["patch"],
                                       tuple(config["scales"]))
         gen = torch.Generator().manual_seed(seed + 2)
         self.preview = self.sampler.sample(8, gen)
@@ -107,7 +108,7 @@ class ColorizationTrainer(Trainer):
     @torch.no_grad()
     def heldout_previews(self, out_dir: Path) -> list[tuple[str, str]]:
         """Held-out photos as the studio colorizes them: grey, colorized, original."""
-        from ..evaluation.evaluate import COLORIZATION_HELDOUT
+        from ..evaluation import COLORIZATION_HELDOUT
         from .loop import save_grid
 
         self.G_ema.eval()
@@ -130,7 +131,7 @@ class ColorizationTrainer(Trainer):
         return images
 
     def export(self, out_dir: Path) -> None:
-        from ..evaluation.evaluate import COLORIZATION_HELDOUT
+        from ..evaluation import COLORIZATION_HELDOUT
 
         c = self.config
         meta = {

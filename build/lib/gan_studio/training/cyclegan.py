@@ -1,7 +1,7 @@
 """``photo2sketch``: an unpaired CycleGAN between colour photos (A) and pencil sketches (B).
 
 Domain A is random crops of the bundled photos ``china``, ``astronaut`` and ``chelsea``; domain B
-is random crops of pencil sketches (:func:`gan_studio.training.data.pencil_sketch`) of *other*
+is random crops of pencil sketches (:func:`gan_studio.data.pencil_sketch`) of *other*
 photos, ``flower``, ``coffee`` and ``rocket``, so no photo has its own sketch in training and the
 data are unpaired. Only the left 70 % of every photo is used; the next 15 % trains the domain
 classifier and the last 15 % is held out for evaluation.
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 
+from .. import data as D
 from . import cards
-from . import data as D
+from .data import PatchSampler
 from .discriminators import PatchDiscriminator
 from .loop import Recipe, Trainer, ema_update
 from .losses import d_lsgan, g_lsgan
@@ -87,10 +87,10 @@ class CycleGANTrainer(Trainer):
         scales = tuple(config["scales"])
         a_imgs = [D.to_tensor(D.photo_strip(n, "train")) for n in DOMAIN_A_PHOTOS]
         b_imgs = [D.to_tensor(D.sketch_rgb(D.load_photo(n))[:, : D.photo_strip(n, "train").shape[1]]) for n in DOMAIN_B_PHOTOS]
-        self.sampler_a = D.PatchSampler(a_imgs, config["patch"], scales, min_std=config["min_std"])
-        self.sampler_b = D.PatchSampler(b_imgs, config["patch"], scales, min_std=config["min_std"])
+        self.sampler_a = PatchSampler(a_imgs, config["patch"], scales, min_std=config["min_std"])
+        self.sampler_b = PatchSampler(b_imgs, config["patch"], scales, min_std=config["min_std"])
         # fixed held-out previews: the most detailed 64-px crop of each photo's evaluation strip
-        from ..evaluation.evaluate import translation_eval_images
+        from ..evaluation import translation_eval_images
 
         photos, sketches = translation_eval_images()
         prev_a, prev_b = [], []
@@ -231,7 +231,7 @@ class CycleGANTrainer(Trainer):
 Domain A (photos): random {c['patch']}-px crops (random rescale {tuple(c['scales'])}, horizontal flips) of
 {', '.join(DOMAIN_A_PHOTOS)}. Domain B (pencil sketches): the same kind of crops of pencil sketches of
 *other* photos, {', '.join(DOMAIN_B_PHOTOS)}, so the two domains never show the same scene (unpaired).
-Sketch filter (classical, `gan_studio.training.data.pencil_sketch`): grayscale, colour-dodge blend of the
+Sketch filter (classical, `gan_studio.data.pencil_sketch`): grayscale, colour-dodge blend of the
 grey image with its Gaussian-blurred (σ = 3 px) negative, then γ = 2 to darken the strokes; no paper texture.
 Only the left 70 % of each photo is used in training; columns 70–85 % train the domain classifier and the
 last 15 % are held out for evaluation. scikit-image's motorcycle images (Middlebury, no licence stated) and

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import data as D
 from . import cards
-from . import data as D
 from .loop import Recipe, Trainer, ema_update
 
 logger = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import data as D
 from . import cards
-from . import data as D
 from .discriminators import DigitsDiscriminator
 from .loop import Recipe, Trainer, ema_update
 from .losses import d_hinge, diff_augment, g_hinge

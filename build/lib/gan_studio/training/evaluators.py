@@ -16,8 +16,9 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
+from .. import data as D
 from ..evaluation.classifiers import AttributeClassifier, DigitClassifier, DomainClassifier, save_evaluator
-from . import data as D
+from .data import PatchSampler
 from .loop import Recipe, Trainer
 
 logger = logging.getLogger(__name__)
@@ -197,8 +198,8 @@ class PhotoSketchEvaluatorTrainer(ClassifierTrainer):
             photos.append(D.to_tensor(img[:, cols]))
             sketches.append(D.to_tensor(sk[:, cols]))
         size = int(config["patch"])
-        self.photos = D.PatchSampler(photos, size, scales=(0.5, 1.0))
-        self.sketches = D.PatchSampler(sketches, size, scales=(0.5, 1.0))
+        self.photos = PatchSampler(photos, size, scales=(0.5, 1.0))
+        self.sketches = PatchSampler(sketches, size, scales=(0.5, 1.0))
         super().__init__(config, device, seed)
 
     def build(self) -> torch.nn.Module:
@@ -218,8 +219,8 @@ class PhotoSketchEvaluatorTrainer(ClassifierTrainer):
 
     @torch.no_grad()
     def heldout(self) -> dict[str, Any]:
+        from ..evaluation import TRANSLATION_CROP, translation_eval_images
         from ..evaluation.classifiers import predict
-        from ..evaluation.evaluate import TRANSLATION_CROP, translation_eval_images
 
         photos, sketches = translation_eval_images()
         xp = torch.cat([D.grid_crops(p, TRANSLATION_CROP, TRANSLATION_CROP // 2) for p in photos])

@@ -1,7 +1,7 @@
 """``digits-stargan``: a StarGAN multi-domain translator between synthetic digit attributes.
 
 Domains: every combination of three binary attributes of a 32×32 digit (grey, replicated to RGB),
-applied by classical transforms (:func:`gan_studio.training.data.apply_attributes`):
+applied by classical transforms (:func:`gan_studio.data.apply_attributes`):
 
 * ``thick``: grey dilation with a 3×3 window (strokes about 2 px wider),
 * ``slanted``: italic shear (x shifted by 0.4 × y, top leaning right),
@@ -23,8 +23,8 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
+from .. import data as D
 from . import cards
-from . import data as D
 from .discriminators import StarGANDiscriminator
 from .loop import Recipe, Trainer, ema_update
 from .losses import d_hinge, diff_augment, g_hinge

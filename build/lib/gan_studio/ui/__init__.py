@@ -25,13 +25,14 @@ from typing import Any
 
 import gradio as gr
 
-from ..registry import Task
+from ..contract import JOBS, Task
+from ..image_io import frames_to_gif
 from .colorize import build_colorize_tab
-from .common import COLORIZE_TASKS, GENERATE_TASKS, TRANSLATE_TASKS, ImageLimits, ModelAccess, OutputStore
 from .examples import EXAMPLES_DIR, colorize_examples, inspect_examples, translate_examples
 from .generate import build_generate_tab
 from .inspect import build_inspect_tab
 from .models import build_models_tab
+from .session import ImageLimits, ModelAccess, OutputStore
 from .translate import build_translate_tab
 
 __all__ = ["build_demo", "launch_options", "blocked_paths", "EXAMPLES_DIR", "QUEUE_SIZE", "CONCURRENCY", "GENERATE_CONCURRENCY",
@@ -84,8 +85,8 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
 
     ``public=True`` is for shared deployments (Spaces): no adding models, only registered model ids
     are accepted by any endpoint, smaller batch limits, uploads downscaled to at most
-    :data:`~gan_studio.ui.common.PUBLIC_MAX_PIXELS` before translation or colorization and working
-    sizes capped (:class:`~gan_studio.ui.common.ImageLimits`), a smaller queue and one job at a
+    :data:`~gan_studio.ui.session.PUBLIC_MAX_PIXELS` before translation or colorization and working
+    sizes capped (:class:`~gan_studio.ui.session.ImageLimits`), a smaller queue and one job at a
     time (see docs/security.md). ``output_dir`` is where the PNGs are
     written (one folder per session and call, deleted when the session's tab closes); by default
     a fresh folder in the system temp dir, created on first use and removed at exit.
@@ -104,8 +105,6 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
     access = ModelAccess(studio, public=public)
     limits = ImageLimits.public() if public else ImageLimits()
     registry = studio.registry
-
-    from ..pipelines.generation import frames_to_gif
 
     def forget_session(request: gr.Request) -> None:
         store.forget(request)
@@ -136,17 +135,18 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
                 tr = build_translate_tab(
                     access=access, store=store, session_models=session_models,
                     translate=limits.wrap(studio.translate), translate_attributes=studio.translate_attributes,
-                    examples=translate_examples(registry, access.ids(TRANSLATE_TASKS)),
+                    examples=translate_examples(registry, access.ids(JOBS["translate"])),
                 )
             with gr.Tab("Colorize", id="colorize", elem_id="tab-colorize"):
                 col = build_colorize_tab(
                     access=access, store=store, session_models=session_models, colorize=limits.wrap(studio.colorize),
-                    examples=colorize_examples(access.ids(COLORIZE_TASKS)),
+                    examples=colorize_examples(access.ids(JOBS["colorize"])),
                 )
             with gr.Tab("Models", id="models", elem_id="tab-models"):
                 build_models_tab(
-                    access=access, session_models=session_models,
-                    refresh=[(gen.model, GENERATE_TASKS), (tr.model, TRANSLATE_TASKS), (col.model, COLORIZE_TASKS)],
+                    access=access, session_models=session_models, weight_files=studio.weight_files,
+                    refresh=[(gen.model, JOBS["generate"]), (tr.model, JOBS["translate"]),
+                             (col.model, JOBS["colorize"])],
                 )
             with gr.Tab("Inspect", id="inspect", elem_id="tab-inspect"):
                 build_inspect_tab(

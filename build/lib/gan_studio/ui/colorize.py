@@ -13,20 +13,12 @@ from typing import Any
 
 import gradio as gr
 
+from ..contract import JOBS
 from ..registry import ModelSpec
-from .common import (
-    COLORIZE_TASKS,
-    ModelAccess,
-    OutputStore,
-    UploadImage,
-    gpu,
-    load_with_progress,
-    progress_fn,
-    read_upload,
-    slug,
-    spec_blurb,
-    user_errors,
-)
+from .components import UploadImage
+from .handlers import gpu, load_with_progress, progress_fn, read_upload, user_errors
+from .session import ModelAccess, OutputStore, slug
+from .text import spec_blurb
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +47,7 @@ def build_colorize_tab(
 
     ``colorize`` is :meth:`Studio.colorize`; ``examples`` are ``(image path, model id)`` pairs.
     """
-    ids = access.ids(COLORIZE_TASKS)
+    ids = access.ids(JOBS["colorize"])
     first = access.studio.registry.get(ids[0]) if ids else None
 
     with gr.Row(equal_height=False):
@@ -76,21 +68,21 @@ def build_colorize_tab(
     @user_errors
     def do_colorize(image: str | None, model: str, working_size: float | None, session: list[str] | None,
                     request: gr.Request, progress=gr.Progress()):  # noqa: B008
-        spec = access.spec(model, COLORIZE_TASKS, session, tab="Colorize")
+        spec = access.spec(model, JOBS["colorize"], session, tab="Colorize")
         source = read_upload(image, what="a black-and-white photo")
         working = int(working_size) if working_size not in (None, "") and float(working_size) > 0 else None
         load_with_progress(access.studio, spec, None, progress)
         result = colorize(spec.id, source, working_size=working, progress=progress_fn(progress, start=0.2))
         folder = store.call_dir(request)
         before_path = folder / "before.png"
-        source.convert("L").save(before_path, format="PNG")  # what the colorizer sees: the luminance
+        result.source.save(before_path, format="PNG")  # what the colorizer sees: the luminance
         name = f"{slug(Path(str(image)).stem, limit=32)}_{spec.id}"
         after_path = store.save_png(folder, name, result.image, result.params)
         return (str(before_path), after_path), after_path
 
     def model_controls(model_id: str | None, session: list[str] | None) -> str:
         try:
-            return spec_blurb(access.spec(model_id, COLORIZE_TASKS, session, tab="Colorize"))
+            return spec_blurb(access.spec(model_id, JOBS["colorize"], session, tab="Colorize"))
         except Exception as exc:
             return f"⚠️ {exc}"
 

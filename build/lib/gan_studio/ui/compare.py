@@ -13,7 +13,10 @@ from typing import Any
 
 import gradio as gr
 
-from .common import GENERATE_TASKS, ModelAccess, OutputStore, gpu, load_with_progress, progress_fn, user_errors
+from ..contract import JOBS
+from ..errors import UserInputError
+from .handlers import gpu, load_with_progress, progress_fn, user_errors
+from .session import ModelAccess, OutputStore
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +51,9 @@ def _whole(value: Any, what: str, low: int, high: int) -> int:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+        raise UserInputError(f"{what} must be a whole number, got {value!r}") from None
     if not number.is_integer() or not low <= number <= high:
-        raise ValueError(f"{what} must be a whole number between {low} and {high}, got {value!r}")
+        raise UserInputError(f"{what} must be a whole number between {low} and {high}, got {value!r}")
     return int(number)
 
 
@@ -75,7 +78,7 @@ def build_compare_tab(
     ``compare`` is ``functools.partial(gan_studio.compare.compare, studio)``: it takes ``gan``,
     ``diffusion``, ``label``, ``seed``, ``n``, ``steps``, ``eval_samples`` and ``progress``.
     """
-    ids = access.ids(GENERATE_TASKS)
+    ids = access.ids(JOBS["generate"])
     gans = [i for i in ids if not _is_diffusion(access, i)]
     diffusions = [i for i in ids if _is_diffusion(access, i)]
     default_gan = "digits-cgan" if "digits-cgan" in gans else (gans[0] if gans else None)
@@ -119,8 +122,8 @@ def build_compare_tab(
     def do_compare(gan_id: str, diffusion_id: str, label_value: str | None, seed_value: float, n: float,
                    steps_value: float, eval_n: float, session: list[str] | None, request: gr.Request,
                    progress=gr.Progress()):  # noqa: B008
-        gan_spec = access.spec(gan_id, GENERATE_TASKS, session, tab="Compare")
-        diff_spec = access.spec(diffusion_id, GENERATE_TASKS, session, tab="Compare")
+        gan_spec = access.spec(gan_id, JOBS["generate"], session, tab="Compare")
+        diff_spec = access.spec(diffusion_id, JOBS["generate"], session, tab="Compare")
         first = _whole(seed_value, "seed", 0, 2**63 - 1)
         number = _whole(n, "number of images", 1, max_images)
         n_steps = _whole(steps_value, "steps", 1, 1000)

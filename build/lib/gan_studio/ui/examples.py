@@ -11,7 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..registry import REPO_ROOT, Task
+from ..contract import Task
+from ..registry import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 

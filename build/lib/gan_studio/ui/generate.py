@@ -15,17 +15,12 @@ from typing import Any
 
 import gradio as gr
 
-from ..registry import ModelSpec, Task
-from .common import (
-    GENERATE_TASKS,
-    ModelAccess,
-    OutputStore,
-    gpu,
-    load_with_progress,
-    progress_fn,
-    spec_blurb,
-    user_errors,
-)
+from ..contract import JOBS, Task
+from ..errors import UserInputError
+from ..registry import ModelSpec
+from .handlers import gpu, load_with_progress, progress_fn, user_errors
+from .session import ModelAccess, OutputStore
+from .text import spec_blurb
 
 logger = logging.getLogger(__name__)
 
@@ -77,16 +72,16 @@ def _truncation_arg(truncation: Any) -> float | None:
 
 def _int(value: Any, what: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if value in (None, ""):
-        raise ValueError(f"{what} is empty; give a whole number")
+        raise UserInputError(f"{what} is empty; give a whole number")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+        raise UserInputError(f"{what} must be a whole number, got {value!r}") from None
     if number != int(number):
-        raise ValueError(f"{what} must be a whole number, got {value!r}")
+        raise UserInputError(f"{what} must be a whole number, got {value!r}")
     number = int(number)
     if minimum is not None and number < minimum or maximum is not None and number > maximum:
-        raise ValueError(f"{what} must be between {minimum} and {maximum}, got {number}")
+        raise UserInputError(f"{what} must be between {minimum} and {maximum}, got {number}")
     return number
 
 
@@ -130,9 +125,9 @@ def build_generate_tab(
     model share forward passes (:mod:`gan_studio.batching`), so more at once means more throughput.
 
     ``generate``/``interpolate`` are :meth:`Studio.generate`/:meth:`Studio.interpolate`,
-    ``frames_to_gif`` is :func:`gan_studio.pipelines.generation.frames_to_gif`.
+    ``frames_to_gif`` is :func:`gan_studio.image_io.frames_to_gif`.
     """
-    ids = access.ids(GENERATE_TASKS)
+    ids = access.ids(JOBS["generate"])
     first = access.studio.registry.get(ids[0]) if ids else None
     label_update, first_info = controls_for(first)
 
@@ -172,7 +167,7 @@ def build_generate_tab(
     @user_errors
     def do_generate(model: str, seed: float, n: float, label: str | None, truncation: float,
                     session: list[str] | None, request: gr.Request, progress=gr.Progress()):  # noqa: B008
-        spec = access.spec(model, GENERATE_TASKS, session, tab="Generate")
+        spec = access.spec(model, JOBS["generate"], session, tab="Generate")
         first_seed = _int(seed, "seed", minimum=0)
         number = _int(n, "number of images", minimum=1, maximum=max_images)
         load_with_progress(access.studio, spec, None, progress)
@@ -189,7 +184,7 @@ def build_generate_tab(
     def do_interpolate(model: str, seed_a: float, seed_b: float, frames: float, label: str | None,
                        truncation: float, session: list[str] | None, request: gr.Request,
                        progress=gr.Progress()):  # noqa: B008
-        spec = access.spec(model, GENERATE_TASKS, session, tab="Generate")
+        spec = access.spec(model, JOBS["generate"], session, tab="Generate")
         a = _int(seed_a, "seed", minimum=0)
         b = _int(seed_b, "second seed", minimum=0)
         number = _int(frames, "frames", minimum=2, maximum=max_frames)
@@ -204,7 +199,7 @@ def build_generate_tab(
             items.append((store.save_png(folder, name, result.image, result.params), caption(result.params)))
         progress(0.95, desc="writing the GIF")
         gif_path = folder / f"{spec.id}_seeds{a}-{b}.gif"
-        gif_path.write_bytes(frames_to_gif(results))
+        gif_path.write_bytes(frames_to_gif([r.image for r in results]))
         return items, results[0].params, str(gif_path)
 
     def random_seed() -> int:
@@ -222,7 +217,7 @@ def build_generate_tab(
 
     def model_controls(model_id: str | None, label_value: str | None, session: list[str] | None):
         try:
-            spec = access.spec(model_id, GENERATE_TASKS, session, tab="Generate")
+            spec = access.spec(model_id, JOBS["generate"], session, tab="Generate")
         except Exception as exc:  # typed an unknown id: say so next to the picker, no toast
             return gr.update(visible=False), f"⚠️ {exc}"
         return controls_for(spec, label_value)

@@ -12,12 +12,15 @@ from typing import Any
 
 import gradio as gr
 
+from ..contract import JOBS, Task, job_of
 from ..errors import ImageInputError, UnknownModelError
-from ..registry import Task
 from . import colorize as colorize_tab
 from . import generate as generate_tab
 from . import translate as translate_tab
-from .common import TAB_OF_TASK, ModelAccess, UploadImage, markdown_escape, user_errors
+from .components import UploadImage
+from .handlers import user_errors
+from .session import ModelAccess
+from .text import markdown_escape
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ def summary(params: dict[str, Any]) -> str:
     if params.get("revision"):
         text += f"  \nWeights revision: `{markdown_escape(params['revision'])}`."
     try:
-        tab = TAB_OF_TASK[_task_of(params)]
+        tab = job_of(_task_of(params))
     except ImageInputError:
         return text
     if tab != "generate":
@@ -90,7 +93,7 @@ def build_inspect_tab(
             raise ImageInputError("no image uploaded: drop a PNG saved by the studio first")
         data = read_metadata(path)  # reads the text chunks only; no pixel data is decoded
         try:
-            tab = TAB_OF_TASK[_task_of(data)]
+            tab = job_of(_task_of(data))
             button = gr.update(visible=True, value=f"Send to the {TAB_TITLES[tab]} tab to reproduce")
         except ImageInputError:
             button = gr.update(visible=False)
@@ -101,9 +104,8 @@ def build_inspect_tab(
         if not data:
             raise ImageInputError("read the parameters of a studio PNG first")
         task = _task_of(data)
-        tab = TAB_OF_TASK[task]
-        tasks = {"generate": generate_tab.GENERATE_TASKS, "translate": translate_tab.TRANSLATE_TASKS,
-                 "colorize": colorize_tab.COLORIZE_TASKS}[tab]
+        tab = job_of(task)
+        tasks = JOBS[tab]
         model = data.get("model")
         known = access.ids(tasks, session)
         if model not in known:  # never resolve an id read from a file (a Hub repo, a local path)

@@ -15,22 +15,13 @@ from typing import Any
 
 import gradio as gr
 
-from ..registry import ModelSpec, Task
-from .common import (
-    TRANSLATE_TASKS,
-    ModelAccess,
-    OpenCheckboxGroup,
-    OpenRadio,
-    OutputStore,
-    UploadImage,
-    gpu,
-    load_with_progress,
-    progress_fn,
-    read_upload,
-    slug,
-    spec_blurb,
-    user_errors,
-)
+from ..contract import JOBS, Task
+from ..errors import UserInputError
+from ..registry import ModelSpec
+from .components import OpenCheckboxGroup, OpenRadio, UploadImage
+from .handlers import gpu, load_with_progress, progress_fn, read_upload, user_errors
+from .session import ModelAccess, OutputStore, slug
+from .text import spec_blurb
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +101,7 @@ def build_translate_tab(
     ``translate``/``translate_attributes`` are :meth:`Studio.translate` and
     :meth:`Studio.translate_attributes`; ``examples`` are ``(image path, model id)`` pairs.
     """
-    from ..image_io import center_crop, resize
-    from ..pipelines.multidomain import preprocess as multidomain_preprocess
-
-    ids = access.ids(TRANSLATE_TASKS)
+    ids = access.ids(JOBS["translate"])
     first = access.studio.registry.get(ids[0]) if ids else None
     initial = controls_for(first)
 
@@ -149,11 +137,11 @@ def build_translate_tab(
                      group_1: str | None, group_2: str | None, group_3: str | None, seed: float | None,
                      working_size: float | None, full_resolution: bool | None, session: list[str] | None,
                      request: gr.Request, progress=gr.Progress()):  # noqa: B008
-        spec = access.spec(model, TRANSLATE_TASKS, session, tab="Translate")
+        spec = access.spec(model, JOBS["translate"], session, tab="Translate")
         source = read_upload(image, what="a photo")
         seed_int = int(seed or 0)
         if seed_int < 0:
-            raise ValueError(f"seed must be 0 or more, got {seed_int}")
+            raise UserInputError(f"seed must be 0 or more, got {seed_int}")
         folder = store.call_dir(request)
         stem = slug(Path(str(image)).stem, limit=32)
         if spec.task == Task.TRANSLATION:
@@ -163,27 +151,22 @@ def build_translate_tab(
             result = translate(spec.id, source, direction=variant, working_size=working, seed=seed_int,
                                full_resolution=bool(full_resolution),
                                progress=progress_fn(progress, start=0.2))
-            # the model may have cropped the centred square first (then the result is that square)
-            before = center_crop(source, min(source.size)) if result.params.get("center_crop") else source
             name = f"{stem}_{spec.id}{'_' + variant if variant else ''}"
         else:
             chosen = [*(attributes or []), *(g for g in (group_1, group_2, group_3) if g and g != NO_CHANGE)]
             load_with_progress(access.studio, spec, None, progress)
             result = translate_attributes(spec.id, source, chosen, seed=seed_int,
                                           progress=progress_fn(progress, start=0.2))
-            before = multidomain_preprocess(spec, source)
             name = f"{stem}_{spec.id}_{'+'.join(chosen) or 'unchanged'}"
-        if before.size != result.image.size:
-            before = resize(before, result.image.size)
         before_path = folder / "before.png"
-        before.save(before_path, format="PNG")
+        result.source.save(before_path, format="PNG")  # what the model was fed (a crop, say), at the output's size
         after_path = store.save_png(folder, name, result.image, result.params)
         return (str(before_path), after_path), after_path
 
     def model_controls(model_id: str | None, direction_value: str | None, attribute_values: list[str] | None,
                        group_1: str | None, group_2: str | None, group_3: str | None, session: list[str] | None):
         try:
-            spec = access.spec(model_id, TRANSLATE_TASKS, session, tab="Translate")
+            spec = access.spec(model_id, JOBS["translate"], session, tab="Translate")
         except Exception as exc:  # an unknown typed id: say so beside the picker, no toast
             updates = controls_for(None)
             updates[0] = f"⚠️ {exc}"

@@ -1,0 +1,255 @@
+"""The evaluation protocol of each task: how a generator is sampled and scored.
+
+Each protocol takes the generator (called through its task's contract), draws its inputs from
+``seed`` and returns a flat dict of metrics; :func:`gan_studio.evaluation.evaluate` picks the
+protocol from the model folder's task and adds the bars.
+
+* unconditional: :func:`evaluate_unconditional`; conditional: :func:`evaluate_conditional`
+  (both scored by the digit classifier, :func:`digit_classifier`);
+* translation: :func:`evaluate_translation_pair` (both directions of a photo <-> sketch pair);
+* multidomain: :func:`evaluate_multidomain` (digit attributes);
+* colorization: :func:`colorization_eval` (held-out photos).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import CheckpointError
+from . import metrics as M
+from .classifiers import load_evaluator, predict
+
+# Translation: crops for the domain classifier (pixels) and the working short side.
+TRANSLATION_CROP = 64
+# Colorization: held-out photos (never used in training) and the studio's working short side.
+COLORIZATION_HELDOUT = ("chelsea", "coffee")
+
+
+def _batched(fn, *tensors: torch.Tensor, batch_size: int = 200) -> torch.Tensor:
+    n = tensors[0].shape[0]
+    with torch.no_grad():
+        return torch.cat([fn(*(t[i : i + batch_size] for t in tensors)).float().cpu() for i in range(0, n, batch_size)])
+
+
+# ---- per task ----------------------------------------------------------------------------------
+def digit_classifier() -> tuple[torch.nn.Module, float]:
+    """The shipped digit classifier (eval mode, CPU) and its own held-out accuracy (NaN if unrecorded)."""
+    clf, info = load_evaluator("digits")
+    return clf, float(info.get("heldout_accuracy", float("nan")))
+
+
+def evaluate_unconditional(G: Callable[..., torch.Tensor], kwargs: Mapping[str, Any], meta: Mapping[str, Any],
+                           n: int, seed: int, device: str) -> dict[str, Any]:
+    """Score an unconditional digits generator ``G(z)`` on ``n`` samples.
+
+    ``z`` is drawn on a CPU generator seeded with ``seed`` (``kwargs["nz"]`` wide) and moved to
+    ``device``; ``meta`` is unused (the protocols share one signature). The digit classifier gives the
+    class histogram, ``classes_present``, ``class_entropy_nats`` and ``confident_share``
+    (p >= 0.9); the nearest-neighbour check against the training digits gives the memorisation
+    numbers (``near_copy_share``, ...).
+    """
+    from ..data import load_digits_32
+
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, int(kwargs["nz"]), generator=gen)
+    samples = _batched(lambda zz: G(zz.to(device)), z).clamp(-1, 1)
+    clf, clf_acc = digit_classifier()
+    logits = predict(clf, samples)
+    pred = logits.argmax(1)
+    hist = M.class_histogram(pred, 10)
+    train, _ = load_digits_32("train")
+    out: dict[str, Any] = {
+        "class_histogram": hist,
+        "classes_present": int(sum(1 for c in hist if c > 0)),
+        "class_entropy_nats": round(M.entropy_nats(hist), 4),
+        "class_entropy_max_nats": round(float(torch.log(torch.tensor(10.0))), 4),
+        "confident_share": round(float((logits.softmax(1).max(1).values >= 0.9).float().mean()), 4),
+        "classifier_heldout_accuracy": clf_acc,
+    }
+    out.update(M.nearest_neighbour_check(samples, train))
+    return out
+
+
+def evaluate_conditional(G: Callable[..., torch.Tensor], kwargs: Mapping[str, Any], meta: Mapping[str, Any],
+                         n: int, seed: int, device: str) -> dict[str, Any]:
+    """Score a class-conditional digits generator ``G(z, labels)`` on ``n`` samples.
+
+    ``z`` is drawn on a CPU generator seeded with ``seed`` (``kwargs["nz"]`` wide), the requested
+    classes are ``i % kwargs["num_classes"]``; ``meta`` is unused. The digit classifier gives
+    ``class_accuracy`` (requested class recognised), ``per_class_accuracy``,
+    ``class_entropy_nats`` and ``confident_share``.
+    """
+    num_classes = int(kwargs["num_classes"])
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, int(kwargs["nz"]), generator=gen)
+    labels = torch.arange(n) % num_classes
+    samples = _batched(lambda zz, yy: G(zz.to(device), yy.to(device)), z, labels).clamp(-1, 1)
+    clf, clf_acc = digit_classifier()
+    logits = predict(clf, samples)
+    pred = logits.argmax(1)
+    correct = pred == labels
+    per_class = [round(float(correct[labels == c].float().mean()), 4) for c in range(num_classes)]
+    return {
+        "class_accuracy": round(float(correct.float().mean()), 4),
+        "per_class_accuracy": per_class,
+        "class_entropy_nats": round(M.entropy_nats(M.class_histogram(pred, 10)), 4),
+        "confident_share": round(float((logits.softmax(1).max(1).values >= 0.9).float().mean()), 4),
+        "classifier_heldout_accuracy": clf_acc,
+    }
+
+
+def _pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Crop (H, W) down to multiples of ``multiple`` (top-left aligned)."""
+    h, w = x.shape[-2:]
+    return x[..., : h - h % multiple, : w - w % multiple]
+
+
+def translation_eval_images() -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Held-out evaluation images: (photos, pencil sketches), the ``eval`` strips of every photo.
+
+    The sketch of a strip is the strip of the full image's sketch (so the blur sees the same
+    context as in training). Tensors (3, H, W) in [-1, 1], sides multiples of 4.
+    """
+    from ..data import PHOTOS, STRIPS, load_photo, sketch_rgb, to_tensor
+
+    photos, sketches = [], []
+    lo, hi = STRIPS["eval"]
+    for name in PHOTOS:
+        img = load_photo(name)
+        w = img.shape[1]
+        cols = slice(int(round(lo * w)), int(round(hi * w)))
+        photos.append(_pad_to(to_tensor(img[:, cols]), 4))
+        sketches.append(_pad_to(to_tensor(sketch_rgb(img)[:, cols]), 4))
+    return photos, sketches
+
+
+def _translate_crops(G, images: list[torch.Tensor], device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Translate each whole image, then cut both input and output into aligned crops."""
+    from ..data import grid_crops
+
+    ins, outs = [], []
+    with torch.no_grad():
+        for img in images:
+            y = G(img[None].to(device)).float().cpu()[0].clamp(-1, 1)
+            ins.append(grid_crops(img, TRANSLATION_CROP, TRANSLATION_CROP // 2))
+            outs.append(grid_crops(y, TRANSLATION_CROP, TRANSLATION_CROP // 2))
+    return torch.cat(ins), torch.cat(outs)
+
+
+def evaluate_translation_pair(G_ab, G_ba, n: int, seed: int, device: str) -> dict[str, Any]:
+    """Domain-classifier accuracy of both directions and cycle-consistency L1 on held-out strips."""
+    clf, info = load_evaluator("photo-sketch")
+    photos, sketches = translation_eval_images()
+    out: dict[str, Any] = {"domain_classifier_heldout_accuracy": float(info.get("heldout_accuracy", float("nan")))}
+    gen = torch.Generator().manual_seed(seed)
+    for name, G, F_, images, target in (("AtoB", G_ab, G_ba, photos, 1), ("BtoA", G_ba, G_ab, sketches, 0)):
+        x, y = _translate_crops(G, images, device)
+        if x.shape[0] > n:
+            keep = torch.randperm(x.shape[0], generator=gen)[:n]
+            x, y = x[keep], y[keep]
+        pred = (predict(clf, y) > 0).long()
+        out[f"{name}_target_accuracy"] = round(float((pred == target).float().mean()), 4)
+        out[f"{name}_source_accuracy_on_inputs"] = round(float(((predict(clf, x) > 0).long() == 1 - target).float().mean()), 4)
+        rec = _batched(lambda t: F_(G(t.to(device))), x, batch_size=32)
+        out[f"{name}_cycle_l1"] = round(float((rec - x).abs().mean()), 4)
+        out[f"{name}_n_crops"] = int(x.shape[0])
+    out["cycle_l1"] = round((out["AtoB_cycle_l1"] + out["BtoA_cycle_l1"]) / 2, 4)
+    return out
+
+
+def evaluate_multidomain(G: Callable[..., torch.Tensor], kwargs: Mapping[str, Any], meta: Mapping[str, Any],
+                         n: int, seed: int, device: str) -> dict[str, Any]:
+    """Score a digit-attribute StarGAN ``G(x, c_target)`` on ``n`` held-out digits.
+
+    Random source and target attribute vectors (seeded by ``seed``) over ``meta["labels"]``, which
+    must be :data:`gan_studio.data.ATTRIBUTES`; ``kwargs`` is unused. The attribute classifier gives
+    the per-attribute accuracy of the translated digits (``attribute_accuracy_min`` is the bar), the
+    digit classifier whether the digit survives (``digit_preserved_share``), and translating back
+    gives ``reconstruction_l1``.
+    """
+    from ..data import ATTRIBUTES, apply_attributes, load_digits_32, to_rgb
+
+    labels = list(meta.get("labels") or ATTRIBUTES)
+    if labels != list(ATTRIBUTES):
+        raise CheckpointError(f"the attribute classifier knows {list(ATTRIBUTES)}, the model has {labels}")
+    gen = torch.Generator().manual_seed(seed)
+    test, _ = load_digits_32("test")
+    idx = torch.randint(0, test.shape[0], (n,), generator=gen)
+    src = torch.randint(0, 2, (n, len(labels)), generator=gen).float()
+    trg = torch.randint(0, 2, (n, len(labels)), generator=gen).float()
+    x = to_rgb(apply_attributes(test[idx], src))
+    y = _batched(lambda xx, cc: G(xx.to(device), cc.to(device)), x, trg).clamp(-1, 1)
+    rec = _batched(lambda yy, cc: G(yy.to(device), cc.to(device)), y, src).clamp(-1, 1)
+    clf, info = load_evaluator("digit-attributes")
+    pred = (predict(clf, y) > 0).float()
+    acc = (pred == trg).float().mean(0)
+    out: dict[str, Any] = {f"attribute_accuracy_{a}": round(float(v), 4) for a, v in zip(labels, acc)}
+    out["attribute_accuracy_min"] = round(float(acc.min()), 4)
+    out["attribute_accuracy_all_correct"] = round(float((pred == trg).all(1).float().mean()), 4)
+    changed = (src != trg).any(1)
+    out["attribute_accuracy_changed_only_min"] = round(float((pred[changed] == trg[changed]).float().mean(0).min()), 4)
+    out["reconstruction_l1"] = round(float((rec - x).abs().mean()), 4)
+    out["attribute_classifier_heldout_accuracy"] = float(info.get("heldout_accuracy", float("nan")))
+    digit_clf, _ = digit_classifier()
+    # identity preservation: classify the digit of translated images with inversion undone
+    plain = torch.where(trg[:, 2:3, None, None] > 0, -y, y).mean(1, keepdim=True)
+    digits_pred = predict(digit_clf, plain).argmax(1)
+    _, test_labels = load_digits_32("test")
+    out["digit_preserved_share"] = round(float((digits_pred == test_labels[idx]).float().mean()), 4)
+    # the same check on the real transforms of the input digits (the ceiling: shear and dilation
+    # alone already confuse the plain-digit classifier sometimes)
+    real = apply_attributes(test[idx], trg)
+    real_plain = torch.where(trg[:, 2:3, None, None] > 0, -real, real)
+    real_pred = predict(digit_clf, real_plain).argmax(1)
+    out["digit_preserved_share_real_transform"] = round(float((real_pred == test_labels[idx]).float().mean()), 4)
+    return out
+
+
+def colorization_eval(G, device: str, working_size: int, names: tuple[str, ...] = COLORIZATION_HELDOUT) -> dict[str, Any]:
+    """ab PSNR vs the grayscale baseline and colourfulness on held-out photos (studio-style run:
+    predict at ``working_size`` short side, upsample ab to full resolution)."""
+    from ..data import load_photo
+    from ..image_io import lab_to_rgb, rgb_to_lab
+
+    per: dict[str, Any] = {}
+    psnrs, base_psnrs, col_pred, col_true = [], [], [], []
+    for name in names:
+        rgb = torch.from_numpy(load_photo(name)).permute(2, 0, 1)[None]
+        lab = rgb_to_lab(rgb)
+        L = lab[:, :1] / 50.0 - 1.0
+        ab_true = lab[:, 1:] / 110.0
+        h, w = L.shape[-2:]
+        m = getattr(G, "size_multiple", 16)
+        scale = working_size / min(h, w)
+        sh, sw = max(m, round(h * scale / m) * m), max(m, round(w * scale / m) * m)
+        small = F.interpolate(rgb, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
+        L_small = rgb_to_lab(small.clamp(0, 1))[:, :1] / 50.0 - 1.0
+        with torch.no_grad():
+            ab_small = G(L_small.to(device)).float().cpu()
+        ab = F.interpolate(ab_small, size=(h, w), mode="bilinear", align_corners=False)
+        p = M.psnr(ab, ab_true, data_range=2.0)
+        b = M.psnr(torch.zeros_like(ab_true), ab_true, data_range=2.0)
+        out_rgb = lab_to_rgb(torch.cat([(L + 1.0) * 50.0, ab * 110.0], 1))[0].permute(1, 2, 0).numpy()
+        cp, ct = M.colourfulness(out_rgb), M.colourfulness(load_photo(name))
+        per[name] = {"psnr_ab_db": round(p, 3), "psnr_ab_baseline_db": round(b, 3),
+                     "colourfulness": round(cp, 2), "colourfulness_true": round(ct, 2)}
+        psnrs.append(p)
+        base_psnrs.append(b)
+        col_pred.append(cp)
+        col_true.append(ct)
+    mean = lambda v: sum(v) / len(v)  # noqa: E731
+    return {
+        "psnr_ab_db": round(mean(psnrs), 3),
+        "psnr_ab_baseline_db": round(mean(base_psnrs), 3),
+        "psnr_ab_gain_db": round(mean(psnrs) - mean(base_psnrs), 3),
+        "colourfulness": round(mean(col_pred), 2),
+        "colourfulness_true": round(mean(col_true), 2),
+        "colourfulness_baseline": 0.0,
+        "heldout_photos": list(names),
+        "working_size": working_size,
+        "per_image": per,
+    }

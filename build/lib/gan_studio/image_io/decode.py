@@ -1,0 +1,361 @@
+"""Hardened decoding of untrusted image files (:func:`load_image`) and mode conversion (:func:`ensure_rgb`).
+
+Only the decoders in :data:`ALLOWED_FORMATS` are enabled (Pillow registers ~43 by default).
+The pixel count is read from the header and checked against ``max_pixels`` *before* any pixel
+data is decoded, so a 20 KB PNG that claims 13000×13000 pixels is refused in milliseconds.
+Every failure (truncated, empty, unknown format, corrupt, too large) becomes
+:class:`~gan_studio.errors.ImageInputError` with a message that names the file.
+The result is always an 8-bit RGB image plus a list of human-readable notes about what was done
+to it (first frame of an animation, transparency composited, 16-bit scaled, CMYK converted,
+EXIF orientation applied).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..errors import ImageInputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ALLOWED_FORMATS", "DEFAULT_MAX_PIXELS", "WHITE", "check_background", "ensure_rgb", "load_image"]
+
+#: The only decoders :func:`load_image` enables.
+ALLOWED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF")
+#: Default pixel budget: a 12 MP phone photo passes, a 13000×13000 "bomb" (169 MP) does not.
+DEFAULT_MAX_PIXELS = 40_000_000
+
+_ALLOWED_TEXT = ", ".join(ALLOWED_FORMATS)
+#: The default background transparency is composited onto (and grids are filled with).
+WHITE = (255, 255, 255)
+
+# EXIF orientation value -> what applying it does, for the notes.
+_ORIENTATION_TEXT = {
+    2: "mirrored horizontally",
+    3: "rotated 180°",
+    4: "flipped vertically",
+    5: "transposed",
+    6: "rotated 90° clockwise",
+    7: "transversed",
+    8: "rotated 90° counter-clockwise",
+}
+
+# Magic bytes of formats we do not accept, to tell the user what they gave us.
+_KNOWN_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"II*\x00", "TIFF"),
+    (0, b"MM\x00*", "TIFF"),
+    (0, b"BM", "BMP"),
+    (0, b"8BPS", "PSD (Photoshop)"),
+    (0, b"\x00\x00\x01\x00", "ICO"),
+    (0, b"\x00\x00\x02\x00", "CUR"),
+    (0, b"%PDF", "PDF"),
+    (0, b"\xffO\xffQ", "JPEG 2000"),
+    (0, b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (0, b"qoif", "QOI"),
+    (0, b"DDS ", "DDS"),
+    (0, b"gimp xcf", "GIMP XCF"),
+    (4, b"ftypavif", "AVIF"),
+    (4, b"ftypheic", "HEIC"),
+    (4, b"ftypheix", "HEIC"),
+    (4, b"ftypmif1", "HEIF"),
+    (0, b"PK\x03\x04", "ZIP archive"),
+)
+
+
+def _describe_unknown(head: bytes) -> str:
+    """A short guess at what a file that no allowed decoder accepted actually is."""
+    for offset, magic, label in _KNOWN_SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            article = "an" if label[0] in "AEIOU" else "a"
+            return f"it looks like {article} {label} file, which is not accepted"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if stripped.startswith((b"<svg", b"<?xml")) or b"<svg" in stripped[:512]:
+        return "it looks like an SVG/XML document, which is not accepted (export it as PNG)"
+    if stripped.startswith((b"<!doctype html", b"<html")):
+        return "it looks like an HTML document, not an image"
+    if head and all(32 <= c < 127 or c in (9, 10, 13) for c in head[:512]):
+        return "it looks like a text file, not an image"
+    return "it is not a recognised image format"
+
+
+def _open_source(source: Any, name: str | None) -> tuple[BinaryIO, str, bool]:
+    """Return ``(file object, display name, we_own_it)`` for any accepted ``source`` type."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        display = name or "uploaded image"
+        if not data:
+            raise ImageInputError(f"{display}: the image data is empty; expected one of: {_ALLOWED_TEXT}")
+        return io.BytesIO(data), display, True
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(os.fspath(source))
+        display = name or path.name or str(path)
+        if not path.exists():
+            raise ImageInputError(f"{display}: no such file ({str(path)!r})")
+        if not path.is_file():
+            raise ImageInputError(f"{display}: not a regular file ({str(path)!r})")
+        try:
+            if path.stat().st_size == 0:
+                raise ImageInputError(f"{display}: the file is empty; expected an image in one of: {_ALLOWED_TEXT}")
+            return open(path, "rb"), display, True  # noqa: SIM115 - closed by load_image
+        except OSError as exc:
+            raise ImageInputError(f"{display}: cannot read the file ({exc.strerror or exc})") from None
+    if hasattr(source, "read"):
+        display = name or os.path.basename(str(getattr(source, "name", "") or "")) or "uploaded image"
+        fp = source
+        seekable = getattr(fp, "seekable", None)
+        if not (callable(seekable) and seekable()):
+            fp = io.BytesIO(fp.read())
+            return fp, display, True
+        return fp, display, False
+    raise TypeError(
+        f"load_image() takes a path, bytes or a binary file object, not {type(source).__name__}"
+    )
+
+
+def load_image(
+    source: str | os.PathLike[str] | bytes | BinaryIO,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    background: tuple[int, int, int] = WHITE,
+    name: str | None = None,
+) -> tuple[Image.Image, list[str]]:
+    """Decode an untrusted image into an 8-bit RGB ``PIL.Image`` and notes on what was done.
+
+    ``source`` is a path, the file's bytes, or a binary file object. Only :data:`ALLOWED_FORMATS`
+    are decoded; the pixel count is checked against ``max_pixels`` from the header, before any
+    pixel data is decoded. Animated GIF/WebP/PNG give their first frame; transparency is
+    composited onto ``background`` (RGB, default white); 16-bit grayscale is scaled to 8 bits;
+    CMYK is converted; the EXIF orientation is applied. ``name`` is the file name used in notes
+    and messages (defaults to the path's basename, or "uploaded image" for bytes).
+
+    Returns ``(image, notes)``; the image is detached from the file and carries no metadata.
+    Raises :class:`ImageInputError` for anything that is not a usable image.
+    """
+    if max_pixels <= 0:
+        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+    background = check_background(background)
+    fp, display, owned = _open_source(source, name)
+    try:
+        return _decode(fp, display, max_pixels, background, owned)
+    finally:
+        if owned:
+            fp.close()
+
+
+def check_background(background: Sequence[int]) -> tuple[int, int, int]:
+    """``background`` as an ``(R, G, B)`` tuple of ints in 0..255; ``ValueError`` otherwise."""
+    try:
+        values = tuple(int(v) for v in background)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 3 or not all(0 <= v <= 255 for v in values):
+        raise ValueError(f"background must be an (R, G, B) tuple of ints in 0..255, got {background!r}")
+    return values  # type: ignore[return-value]
+
+
+def _decode(
+    fp: BinaryIO, display: str, max_pixels: int, background: tuple[int, int, int], owned: bool
+) -> tuple[Image.Image, list[str]]:
+    start = fp.tell()
+    head = fp.read(512)
+    if not head:
+        raise ImageInputError(f"{display}: the file is empty; expected an image in one of: {_ALLOWED_TEXT}")
+    fp.seek(start)
+
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings():
+        # Decoders warn about every odd detail of hostile files (corrupt EXIF, ...): the notes and
+        # the errors say what matters. Pillow's DecompressionBombWarning (between MAX_IMAGE_PIXELS
+        # and twice that) means "too large" for us too, unless the caller raised max_pixels above
+        # Pillow's limit, in which case our own check decides.
+        warnings.simplefilter("ignore")
+        if pillow_limit is not None and max_pixels <= pillow_limit:
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(fp, formats=ALLOWED_FORMATS)
+        except Image.UnidentifiedImageError:
+            raise ImageInputError(
+                f"{display}: cannot read this file as an image ({_describe_unknown(head)}); "
+                f"allowed formats: {_ALLOWED_TEXT}"
+            ) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageInputError(_too_large_message(display, str(exc), max_pixels)) from None
+        except MemoryError:
+            raise ImageInputError(f"{display}: not enough memory to open this image") from None
+        except Exception as exc:  # decoders raise ValueError, OSError, EOFError, struct.error, ...
+            raise ImageInputError(
+                f"{display}: the file is corrupt or not a valid image ({type(exc).__name__}: {exc}); "
+                f"allowed formats: {_ALLOWED_TEXT}"
+            ) from None
+        try:
+            return _finish(im, display, max_pixels, background)
+        finally:
+            if owned:  # ImageFile.close() also closes the file object: never a caller's
+                im.close()
+
+
+def _pixels_text(n: int) -> str:
+    return f"{n / 1e6:.1f} megapixels" if n >= 1_000_000 else f"{n:,} pixels"
+
+
+def _too_large_message(display: str, pillow_message: str, max_pixels: int) -> str:
+    match = re.search(r"\((\d+) pixels\)", pillow_message)
+    claimed = _pixels_text(int(match.group(1))) if match else "more pixels than allowed"
+    return (
+        f"{display}: the header declares {claimed}, too large to decode safely (a decompression "
+        f"bomb?); the limit is {_pixels_text(max_pixels)}, downscale the image and try again"
+    )
+
+
+def _finish(im: Image.Image, display: str, max_pixels: int, background: tuple[int, int, int]) -> tuple[Image.Image, list[str]]:
+    fmt = im.format or "image"
+    width, height = im.size
+    if width < 1 or height < 1:
+        raise ImageInputError(f"{display}: the {fmt} header declares an empty image ({width}×{height})")
+    if width * height > max_pixels:
+        raise ImageInputError(
+            f"{display}: {width}×{height} pixels ({_pixels_text(width * height)}) is above the "
+            f"limit of {_pixels_text(max_pixels)}; downscale the image and try again"
+        )
+
+    notes: list[str] = []
+    try:
+        n_frames = int(getattr(im, "n_frames", 1) or 1)
+        if n_frames > 1:
+            kind = "multi-picture JPEG" if fmt == "MPO" else f"animated {fmt}"
+            notes.append(f"{kind}: used the first of {n_frames} frames")
+            im.seek(0)
+        im.load()
+    except ImageInputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageInputError(_too_large_message(display, str(exc), max_pixels)) from None
+    except MemoryError:
+        raise ImageInputError(f"{display}: not enough memory to decode this {width}×{height} image") from None
+    except Exception as exc:  # truncated data, broken streams: OSError, SyntaxError, EOFError, ...
+        raise ImageInputError(
+            f"{display}: the {fmt} data is truncated or corrupt ({type(exc).__name__}: {exc}); "
+            f"allowed formats: {_ALLOWED_TEXT}"
+        ) from None
+
+    oriented = _apply_exif_orientation(im, display, notes)
+    rgb, mode_notes = ensure_rgb(oriented, background=background)
+    notes.extend(mode_notes)
+    if rgb is im:
+        rgb = im.copy()
+    rgb.info = {}
+    for note in notes:
+        logger.debug("%s: %s", display, note)
+    return rgb, notes
+
+
+def _apply_exif_orientation(im: Image.Image, display: str, notes: list[str]) -> Image.Image:
+    """Apply the EXIF (or XMP) orientation with :func:`PIL.ImageOps.exif_transpose`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns on every malformed EXIF block
+            orientation = int(im.getexif().get(0x0112, 1) or 1)
+    except Exception as exc:  # malformed EXIF blocks raise all sorts of things
+        logger.info("%s: unreadable EXIF data (%s); orientation not applied", display, exc)
+        notes.append("EXIF data unreadable: orientation not applied")
+        return im
+    if orientation not in _ORIENTATION_TEXT:
+        return im
+    try:
+        turned = ImageOps.exif_transpose(im)
+    except Exception as exc:
+        logger.info("%s: could not apply EXIF orientation %d (%s)", display, orientation, exc)
+        notes.append(f"EXIF orientation {orientation} could not be applied")
+        return im
+    notes.append(f"EXIF orientation applied ({_ORIENTATION_TEXT[orientation]})")
+    return turned if turned is not None else im
+
+
+def ensure_rgb(
+    img: Image.Image, *, background: tuple[int, int, int] = WHITE
+) -> tuple[Image.Image, list[str]]:
+    """Convert any Pillow mode to 8-bit RGB without the usual surprises; return ``(image, notes)``.
+
+    * alpha (``RGBA``, ``LA``, ``PA``, ``P`` with transparency) is composited onto ``background``,
+      not dropped;
+    * 16-bit grayscale (``I;16*``, and ``I`` holding 0..65535) maps 0..65535 to 0..255
+      (``round(v / 257)``), not clipped to white; other ``I`` images are scaled by their range;
+    * ``F`` in [0, 1] is multiplied by 255, otherwise scaled by its range;
+    * ``CMYK`` is converted (no colour management), ``1``/``L``/``P`` expanded.
+
+    The input image is not modified; an RGB input is returned as is.
+    """
+    background = check_background(background)
+    mode = img.mode
+    notes: list[str] = []
+    if mode == "RGB":
+        return img, notes
+    if mode in ("L", "1", "YCbCr", "HSV"):
+        return img.convert("RGB"), notes
+    if mode == "CMYK":
+        notes.append("CMYK converted to RGB")
+        return img.convert("RGB"), notes
+    if mode.startswith("I;16") or mode == "I":
+        gray, note = _wide_gray_to_l(img)
+        notes.append(note)
+        return gray.convert("RGB"), notes
+    if mode == "F":
+        gray, note = _float_to_l(img)
+        notes.append(note)
+        return gray.convert("RGB"), notes
+    has_alpha = "A" in mode or "a" in mode or (mode == "P" and "transparency" in img.info)
+    if mode == "P" and not has_alpha and not (img.palette is not None and img.palette.mode == "RGBA"):
+        return img.convert("RGB"), notes
+    if has_alpha or mode == "P":
+        try:
+            rgba = img.convert("RGBA")
+        except ValueError as exc:
+            raise ImageInputError(f"cannot convert image mode {mode!r} to RGB ({exc})") from None
+        alpha = rgba.getchannel("A")
+        if alpha.getextrema()[0] == 255:  # fully opaque: nothing to composite
+            return rgba.convert("RGB"), notes
+        out = Image.new("RGB", rgba.size, background)
+        out.paste(rgba.convert("RGB"), (0, 0), alpha)
+        where = "white" if background == WHITE else f"RGB{background}"
+        notes.append(f"transparency composited onto {where}")
+        return out, notes
+    try:
+        return img.convert("RGB"), notes
+    except ValueError as exc:
+        raise ImageInputError(f"cannot convert image mode {mode!r} to RGB ({exc})") from None
+
+
+def _wide_gray_to_l(img: Image.Image) -> tuple[Image.Image, str]:
+    arr = np.asarray(img)
+    values = arr.astype(np.int64)
+    if img.mode.startswith("I;16") or (values.size and values.min() >= 0 and values.max() <= 65535):
+        scaled = (values + 128) // 257  # == round(v / 257) for 0..65535, exact at 0 and 65535
+        note = "16-bit grayscale scaled to 8 bits"
+    else:
+        lo, hi = int(values.min()), int(values.max())
+        span = max(hi - lo, 1)
+        scaled = np.rint((values - lo) * (255.0 / span))
+        note = f"32-bit integer grayscale scaled from its range [{lo}, {hi}] to 8 bits"
+    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8)), note
+
+
+def _float_to_l(img: Image.Image) -> tuple[Image.Image, str]:
+    arr = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if lo >= 0.0 and hi <= 1.0:
+        scaled = arr * 255.0
+        note = "32-bit float image scaled from [0, 1] to 8 bits"
+    else:
+        scaled = (arr - lo) * (255.0 / (hi - lo if hi > lo else 1.0))
+        note = f"32-bit float image scaled from its range [{lo:.4g}, {hi:.4g}] to 8 bits"
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8)), note

@@ -1,0 +1,24 @@
+"""Markdown shown by the tabs: user-given text escaped, a model's one-paragraph description."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..registry import ModelSpec
+
+__all__ = ["markdown_escape", "spec_blurb"]
+
+
+def markdown_escape(text: Any) -> str:
+    """Text shown inside Markdown without being interpreted as markup."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>])", r"\\\1", str(text))
+
+
+def spec_blurb(spec: ModelSpec) -> str:
+    """A one-paragraph Markdown description of a model for the tabs."""
+    size = f"{spec.image_size}×{spec.image_size} px" if spec.image_size else "any size"
+    parts = [f"**{markdown_escape(spec.id)}** · {spec.task.value} · `{spec.architecture}` · {size} · "
+             f"licence: {markdown_escape(spec.license)}"]
+    if spec.description:
+        parts.append(markdown_escape(spec.description))
