@@ -520,6 +520,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception:  # a bug, not the user's fault: the traceback goes to the log with an id
+    except Exception:  # noqa: BLE001 - a bug, not the user's fault: the traceback goes to the log with an id
         print(f"error: {report_internal_error(logger, args.command)}", file=sys.stderr)
         return 1

@@ -166,7 +166,7 @@ def build_generate_tab(
     # ---- handlers ------------------------------------------------------------------------------
     @user_errors
     def do_generate(model: str, seed: float, n: float, label: str | None, truncation: float,
-                    session: list[str] | None, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+                    session: list[str] | None, request: gr.Request, progress=gr.Progress()):
         spec = access.spec(model, JOBS["generate"], session, tab="Generate")
         first_seed = _int(seed, "seed", minimum=0)
         number = _int(n, "number of images", minimum=1, maximum=max_images)
@@ -183,7 +183,7 @@ def build_generate_tab(
     @user_errors
     def do_interpolate(model: str, seed_a: float, seed_b: float, frames: float, label: str | None,
                        truncation: float, session: list[str] | None, request: gr.Request,
-                       progress=gr.Progress()):  # noqa: B008
+                       progress=gr.Progress()):
         spec = access.spec(model, JOBS["generate"], session, tab="Generate")
         a = _int(seed_a, "seed", minimum=0)
         b = _int(seed_b, "second seed", minimum=0)
@@ -218,7 +218,7 @@ def build_generate_tab(
     def model_controls(model_id: str | None, label_value: str | None, session: list[str] | None):
         try:
             spec = access.spec(model_id, JOBS["generate"], session, tab="Generate")
-        except Exception as exc:  # typed an unknown id: say so next to the picker, no toast
+        except Exception as exc:  # noqa: BLE001 - typed an unknown id: say so next to the picker, no toast
             return gr.update(visible=False), f"⚠️ {exc}"
         return controls_for(spec, label_value)
 
@@ -249,7 +249,7 @@ def build_generate_tab(
         rows.append([model_id, 7, 8, names[min(3, len(names) - 1)] if names else RANDOM_LABEL])
     if rows:
         def run_example(model: str, seed: float, n: float, label: str | None,
-                        request: gr.Request, progress=gr.Progress()):  # noqa: B008
+                        request: gr.Request, progress=gr.Progress()):
             return do_generate(model, seed, n, label, 0.0, [], request, progress)
 
         gr.Examples(rows, [model, seed, count, label], [gallery, params], fn=gpu(run_example),

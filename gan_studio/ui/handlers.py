@@ -109,7 +109,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise gr.Error(_as_text(exc), title=_error_title(exc), print_exception=False) from None
         except FileNotFoundError as exc:
             raise gr.Error(_as_text(f"file not found: {exc.filename or exc}"), print_exception=False) from None
-        except Exception:  # a bug, not the user's fault: log it with an id, show the id
+        except Exception:  # noqa: BLE001 - a bug, not the user's fault: log it with an id, show the id
             raise gr.Error(report_internal_error(logger, fn.__name__), title="Internal error",
                            print_exception=False) from None
         finally:

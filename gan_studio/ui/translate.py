@@ -136,7 +136,7 @@ def build_translate_tab(
     def do_translate(image: str | None, model: str, direction: str | None, attributes: list[str] | None,
                      group_1: str | None, group_2: str | None, group_3: str | None, seed: float | None,
                      working_size: float | None, full_resolution: bool | None, session: list[str] | None,
-                     request: gr.Request, progress=gr.Progress()):  # noqa: B008
+                     request: gr.Request, progress=gr.Progress()):
         spec = access.spec(model, JOBS["translate"], session, tab="Translate")
         source = read_upload(image, what="a photo")
         seed_int = int(seed or 0)
@@ -167,7 +167,7 @@ def build_translate_tab(
                        group_1: str | None, group_2: str | None, group_3: str | None, session: list[str] | None):
         try:
             spec = access.spec(model_id, JOBS["translate"], session, tab="Translate")
-        except Exception as exc:  # an unknown typed id: say so beside the picker, no toast
+        except Exception as exc:  # noqa: BLE001 - an unknown typed id: say so beside the picker, no toast
             updates = controls_for(None)
             updates[0] = f"⚠️ {exc}"
             return updates
@@ -186,7 +186,7 @@ def build_translate_tab(
         rows.append([path, model_id, (spec.default_variant or "") if spec.task == Task.TRANSLATION else ""])
     if rows:
         def run_example(image: str | None, model: str, direction: str | None,
-                        request: gr.Request, progress=gr.Progress()):  # noqa: B008
+                        request: gr.Request, progress=gr.Progress()):
             return do_translate(image, model, direction, [], None, None, None, 0, 0, False, [], request, progress)
 
         gr.Examples(rows, [image, model, direction], [slider, download], fn=gpu(run_example),
