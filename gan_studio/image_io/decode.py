@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageInputError
 
@@ -160,7 +160,7 @@ def check_background(background: Sequence[int]) -> tuple[int, int, int]:
         values = ()
     if len(values) != 3 or not all(0 <= v <= 255 for v in values):
         raise ValueError(f"background must be an (R, G, B) tuple of ints in 0..255, got {background!r}")
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2]
 
 
 def _decode(
@@ -183,7 +183,7 @@ def _decode(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             im = Image.open(fp, formats=ALLOWED_FORMATS)
-        except Image.UnidentifiedImageError:
+        except UnidentifiedImageError:
             raise ImageInputError(
                 f"{display}: cannot read this file as an image ({_describe_unknown(head)}); "
                 f"allowed formats: {_ALLOWED_TEXT}"
