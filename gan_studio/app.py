@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:  # on Spaces (ZeroGPU) `spaces` must be imported before CUDA is initialised
-        import spaces  # type: ignore[import-not-found]  # noqa: F401
+        import spaces  # noqa: F401
     except ImportError:
         pass
 

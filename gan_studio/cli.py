@@ -179,7 +179,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from .registry import Task
+    from .contract import Task
 
     out = _check_output(Path(args.output), args.overwrite)
     studio = _studio(args)
@@ -380,7 +380,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             conditional=spec.task.value == "conditional")}
         print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
         return 0
-    target = spec.source.path if not spec.source.is_hub else args.model
+    # a Hub model is evaluated by its id, a local one by its folder (the registry always gives it a path)
+    target = spec.source.path if spec.source.path is not None and not spec.source.is_hub else args.model
     metrics = evaluate(target, n_samples=args.n, seed=args.seed, device="cpu" if args.device == "auto" else args.device)
     print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
     return 0
@@ -388,7 +389,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ---- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    from .registry import Task
+    from .contract import Task
 
     parser = argparse.ArgumentParser(
         prog="python -m gan_studio",
@@ -539,6 +540,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception:  # a bug, not the user's fault: the traceback goes to the log with an id
+    except Exception:  # noqa: BLE001 - a bug, not the user's fault: the traceback goes to the log with an id
         print(f"error: {report_internal_error(logger, args.command)}", file=sys.stderr)
         return 1

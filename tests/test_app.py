@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from launched_app import APP_ENV, App, launch_app
 from ui_fixtures import UI_MODELS, ui_registry
 

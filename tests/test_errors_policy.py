@@ -13,10 +13,9 @@ from typing import Any
 
 import gradio as gr
 import pytest
+from ui_fixtures import make_ui_models, ui_registry
 
 from gan_studio.errors import UserInputError
-
-from ui_fixtures import make_ui_models, ui_registry
 
 INTERNAL = re.compile(r"internal error \(id ([0-9a-f]{8})\): please report it")
 

@@ -43,7 +43,14 @@ from gan_studio.image_io import (
 )
 
 try:
-    from tests.hostile_images import EXPECTED_MESSAGES, EXPECTED_NOTES, EXPECTED_SIZES, corpus_index, encoded, hostile_corpus
+    from tests.hostile_images import (
+        EXPECTED_MESSAGES,
+        EXPECTED_NOTES,
+        EXPECTED_SIZES,
+        corpus_index,
+        encoded,
+        hostile_corpus,
+    )
 except ImportError:  # run from inside tests/
     from hostile_images import EXPECTED_MESSAGES, EXPECTED_NOTES, EXPECTED_SIZES, corpus_index, encoded, hostile_corpus
 

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from launched_app import App, launch_app
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")

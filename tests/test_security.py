@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from hostile_images import EXPECTED_MESSAGES, EXPECTED_SIZES, hostile_corpus
 from hub_server import HubServer
 from launched_app import App, launch_app
@@ -249,10 +248,11 @@ def test_hostile_corpus_through_the_public_app(public_app: App, tmp_path: Path) 
             assert _meta(download)["model"] in ("ui-cyclegan", "ui-colorizer"), name
         else:
             if endpoint == "translate":
-                message = _error(lambda: client.predict(image=_file(path), model="ui-cyclegan",
-                                                        api_name="/translate"))
+                message = _error(lambda path=path: client.predict(image=_file(path), model="ui-cyclegan",
+                                                                  api_name="/translate"))
             else:
-                message = _error(lambda: client.predict(_file(path), "ui-colorizer", 0, api_name="/colorize"))
+                message = _error(lambda path=path: client.predict(_file(path), "ui-colorizer", 0,
+                                                                  api_name="/colorize"))
             assert path.name in message, (name, message)
             if name in EXPECTED_MESSAGES:
                 assert EXPECTED_MESSAGES[name] in message.lower(), (name, message)

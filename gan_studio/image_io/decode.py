@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageInputError
 
@@ -106,7 +106,7 @@ def _open_source(source: Any, name: str | None) -> tuple[BinaryIO, str, bool]:
         try:
             if path.stat().st_size == 0:
                 raise ImageInputError(f"{display}: the file is empty; expected an image in one of: {_ALLOWED_TEXT}")
-            return open(path, "rb"), display, True  # noqa: SIM115 - closed by load_image
+            return open(path, "rb"), display, True  # closed by load_image
         except OSError as exc:
             raise ImageInputError(f"{display}: cannot read the file ({exc.strerror or exc})") from None
     if hasattr(source, "read"):
@@ -160,7 +160,7 @@ def check_background(background: Sequence[int]) -> tuple[int, int, int]:
         values = ()
     if len(values) != 3 or not all(0 <= v <= 255 for v in values):
         raise ValueError(f"background must be an (R, G, B) tuple of ints in 0..255, got {background!r}")
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2]
 
 
 def _decode(
@@ -183,7 +183,7 @@ def _decode(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             im = Image.open(fp, formats=ALLOWED_FORMATS)
-        except Image.UnidentifiedImageError:
+        except UnidentifiedImageError:
             raise ImageInputError(
                 f"{display}: cannot read this file as an image ({_describe_unknown(head)}); "
                 f"allowed formats: {_ALLOWED_TEXT}"
@@ -192,7 +192,7 @@ def _decode(
             raise ImageInputError(_too_large_message(display, str(exc), max_pixels)) from None
         except MemoryError:
             raise ImageInputError(f"{display}: not enough memory to open this image") from None
-        except Exception as exc:  # decoders raise ValueError, OSError, EOFError, struct.error, ...
+        except Exception as exc:  # noqa: BLE001 - decoders raise ValueError, OSError, EOFError, struct.error, ...
             raise ImageInputError(
                 f"{display}: the file is corrupt or not a valid image ({type(exc).__name__}: {exc}); "
                 f"allowed formats: {_ALLOWED_TEXT}"
@@ -242,7 +242,7 @@ def _finish(im: Image.Image, display: str, max_pixels: int, background: tuple[in
         raise ImageInputError(_too_large_message(display, str(exc), max_pixels)) from None
     except MemoryError:
         raise ImageInputError(f"{display}: not enough memory to decode this {width}×{height} image") from None
-    except Exception as exc:  # truncated data, broken streams: OSError, SyntaxError, EOFError, ...
+    except Exception as exc:  # noqa: BLE001 - truncated data, broken streams: OSError, SyntaxError, EOFError, ...
         raise ImageInputError(
             f"{display}: the {fmt} data is truncated or corrupt ({type(exc).__name__}: {exc}); "
             f"allowed formats: {_ALLOWED_TEXT}"
@@ -265,7 +265,7 @@ def _apply_exif_orientation(im: Image.Image, display: str, notes: list[str]) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on every malformed EXIF block
             orientation = int(im.getexif().get(0x0112, 1) or 1)
-    except Exception as exc:  # malformed EXIF blocks raise all sorts of things
+    except Exception as exc:  # noqa: BLE001 - malformed EXIF blocks raise all sorts of things
         logger.info("%s: unreadable EXIF data (%s); orientation not applied", display, exc)
         notes.append("EXIF data unreadable: orientation not applied")
         return im
@@ -273,7 +273,7 @@ def _apply_exif_orientation(im: Image.Image, display: str, notes: list[str]) -> 
         return im
     try:
         turned = ImageOps.exif_transpose(im)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as above: a bad EXIF block must not lose the image
         logger.info("%s: could not apply EXIF orientation %d (%s)", display, orientation, exc)
         notes.append(f"EXIF orientation {orientation} could not be applied")
         return im

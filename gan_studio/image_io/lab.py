@@ -33,7 +33,7 @@ _RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB)
 _D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 
 
-def _lab_dtype(x: "torch.Tensor") -> "torch.dtype":
+def _lab_dtype(x: torch.Tensor) -> torch.dtype:
     import torch
 
     if not torch.is_floating_point(x):
@@ -41,19 +41,19 @@ def _lab_dtype(x: "torch.Tensor") -> "torch.dtype":
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def _check_channels(x: "torch.Tensor", what: str) -> None:
+def _check_channels(x: torch.Tensor, what: str) -> None:
     if x.ndim < 3 or x.shape[-3] != 3:
         raise ValueError(f"{what} must have shape (N, 3, H, W) (or (3, H, W)), got {tuple(x.shape)}")
 
 
-def _apply_matrix(matrix: np.ndarray, x: "torch.Tensor") -> "torch.Tensor":
+def _apply_matrix(matrix: np.ndarray, x: torch.Tensor) -> torch.Tensor:
     import torch
 
     m = torch.as_tensor(matrix, dtype=x.dtype, device=x.device)
     return torch.einsum("ij,...jhw->...ihw", m, x)
 
 
-def rgb_to_lab(rgb: "torch.Tensor") -> "torch.Tensor":
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """sRGB ``(N, 3, H, W)`` in ``[0, 1]`` -> CIE Lab: L in [0, 100], a and b roughly in [-110, 110].
 
     Matches ``skimage.color.rgb2lab`` (D65, 2°) to float precision; differentiable.
@@ -73,7 +73,7 @@ def rgb_to_lab(rgb: "torch.Tensor") -> "torch.Tensor":
     return lab.to(rgb.dtype)
 
 
-def lab_to_rgb(lab: "torch.Tensor") -> "torch.Tensor":
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """CIE Lab ``(N, 3, H, W)`` -> sRGB in ``[0, 1]`` (clamped). Matches ``skimage.color.lab2rgb``.
 
     Like skimage, a negative Z (colours far outside the gamut) is clipped to zero.
@@ -122,7 +122,7 @@ def denormalize_ab(ab: Any) -> Any:
 LAB_BAND_ROWS = 256
 
 
-def split_luminance(img: Image.Image) -> "torch.Tensor":
+def split_luminance(img: Image.Image) -> torch.Tensor:
     """The normalised luminance ``L / 50 - 1`` of an image as a ``(1, 1, H, W)`` float32 tensor."""
     import torch
 
@@ -134,7 +134,7 @@ def split_luminance(img: Image.Image) -> "torch.Tensor":
     return out
 
 
-def merge_lab(L_full: "torch.Tensor", ab_full: "torch.Tensor") -> Image.Image:
+def merge_lab(L_full: torch.Tensor, ab_full: torch.Tensor) -> Image.Image:
     """Combine normalised ``L`` ``(1, 1, H, W)`` and ``ab`` ``(1, 2, h, w)`` into an RGB image.
 
     ``ab`` is upsampled bilinearly to ``L``'s size when the colorizer ran at a lower resolution,

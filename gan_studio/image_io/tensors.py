@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["pil_to_tensor", "tensor_to_pil"]
 
 
-def pil_to_tensor(images: Image.Image | Sequence[Image.Image], *, channels: int = 3) -> "torch.Tensor":
+def pil_to_tensor(images: Image.Image | Sequence[Image.Image], *, channels: int = 3) -> torch.Tensor:
     """Stack PIL images into a ``float32`` tensor ``(N, C, H, W)`` in ``[-1, 1]``.
 
     ``channels=3`` gives RGB, ``channels=1`` luminance (Pillow's ``L``). Other modes go through
@@ -53,7 +53,7 @@ def pil_to_tensor(images: Image.Image | Sequence[Image.Image], *, channels: int 
     return torch.from_numpy(stacked).to(torch.float32).div_(127.5).sub_(1.0)
 
 
-def tensor_to_pil(t: "torch.Tensor") -> list[Image.Image]:
+def tensor_to_pil(t: torch.Tensor) -> list[Image.Image]:
     """Turn ``(N, C, H, W)`` (or ``(C, H, W)``) values in ``[-1, 1]`` into ``L`` (C=1) or ``RGB`` (C=3) images.
 
     Values are clamped to ``[-1, 1]`` and rounded to the nearest 8-bit level

@@ -21,7 +21,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -34,6 +34,9 @@ from .inspect import build_inspect_tab
 from .models import build_models_tab
 from .session import ImageLimits, ModelAccess, OutputStore
 from .translate import build_translate_tab
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..studio import Studio
 
 __all__ = ["build_demo", "launch_options", "blocked_paths", "EXAMPLES_DIR", "QUEUE_SIZE", "CONCURRENCY", "GENERATE_CONCURRENCY",
            "MAX_FILE_SIZE"]
@@ -79,7 +82,7 @@ def _examples_cache(folder: Path) -> Iterator[None]:
         os.environ.pop("GRADIO_EXAMPLES_CACHE", None)
 
 
-def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLike[str] | None = None,
+def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.PathLike[str] | None = None,
                generate_concurrency: int | None = None) -> gr.Blocks:
     """The studio's ``gr.Blocks`` over ``studio`` (a :class:`~gan_studio.studio.Studio`).
 
@@ -109,6 +112,7 @@ def build_demo(studio: Any, *, public: bool = False, output_dir: str | os.PathLi
     def forget_session(request: gr.Request) -> None:
         store.forget(request)
 
+    demo: gr.Blocks
     # delete_cache: every hour, drop Gradio's copies of served files older than a day
     with _examples_cache(root / "cached_examples"), \
             gr.Blocks(title="GAN Studio", delete_cache=(3600, 24 * 3600)) as demo:

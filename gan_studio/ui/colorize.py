@@ -67,10 +67,10 @@ def build_colorize_tab(
 
     @user_errors
     def do_colorize(image: str | None, model: str, working_size: float | None, session: list[str] | None,
-                    request: gr.Request, progress=gr.Progress()):  # noqa: B008
+                    request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
         spec = access.spec(model, JOBS["colorize"], session, tab="Colorize")
         source = read_upload(image, what="a black-and-white photo")
-        working = int(working_size) if working_size not in (None, "") and float(working_size) > 0 else None
+        working = int(working_size) if working_size and float(working_size) > 0 else None
         load_with_progress(access.studio, spec, None, progress)
         result = colorize(spec.id, source, working_size=working, progress=progress_fn(progress, start=0.2))
         folder = store.call_dir(request)
@@ -83,7 +83,7 @@ def build_colorize_tab(
     def model_controls(model_id: str | None, session: list[str] | None) -> str:
         try:
             return spec_blurb(access.spec(model_id, JOBS["colorize"], session, tab="Colorize"))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - an unknown typed id: say so beside the picker, no toast
             return f"⚠️ {exc}"
 
     run.click(gpu(do_colorize), [image, model, working_size, session_models], [slider, download],
@@ -94,7 +94,7 @@ def build_colorize_tab(
     rows = [[path, model_id] for path, model_id in examples]
     if rows:
         def run_example(image: str | None, model: str, request: gr.Request,
-                        progress=gr.Progress()):  # noqa: B008
+                        progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
             return do_colorize(image, model, 0, [], request, progress)
 
         gr.Examples(rows, [image, model], [slider, download], fn=gpu(run_example), cache_examples=True,

@@ -121,7 +121,8 @@ def build_compare_tab(
     @user_errors
     def do_compare(gan_id: str, diffusion_id: str, label_value: str | None, seed_value: float, n: float,
                    steps_value: float, eval_n: float, session: list[str] | None, request: gr.Request,
-                   progress=gr.Progress()):  # noqa: B008
+                   progress: gr.Progress = gr.Progress(),
+                   ) -> tuple[list[tuple[str, str]], list[tuple[str, str]], str, str, dict[str, Any], dict[str, Any]]:
         gan_spec = access.spec(gan_id, JOBS["generate"], session, tab="Compare")
         diff_spec = access.spec(diffusion_id, JOBS["generate"], session, tab="Compare")
         first = _whole(seed_value, "seed", 0, 2**63 - 1)

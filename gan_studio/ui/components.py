@@ -50,7 +50,7 @@ with _no_pyi_stubs():
         def get_block_name(self) -> str:  # the browser widget is gr.Image's
             return "image"
 
-        def preprocess(self, payload: Any) -> str | None:  # noqa: D401 - Gradio API
+        def preprocess(self, payload: Any) -> str | None:
             """The path of the uploaded file (data URLs are written to a file first), or ``None``."""
             if payload is None:
                 return None
@@ -84,7 +84,7 @@ with _no_pyi_stubs():
         def get_block_name(self) -> str:
             return "radio"
 
-        def preprocess(self, payload: Any) -> Any:  # noqa: D401 - Gradio API
+        def preprocess(self, payload: Any) -> Any:
             return payload
 
 
@@ -94,7 +94,7 @@ with _no_pyi_stubs():
         def get_block_name(self) -> str:
             return "checkboxgroup"
 
-        def preprocess(self, payload: Any) -> list[Any]:  # noqa: D401 - Gradio API
+        def preprocess(self, payload: Any) -> list[Any]:
             if payload is None:
                 return []
             if not isinstance(payload, (list, tuple)):

@@ -96,7 +96,7 @@ def caption(params: dict[str, Any]) -> str:
     return text
 
 
-def controls_for(spec: ModelSpec | None, label: Any = None) -> tuple[Any, Any]:
+def controls_for(spec: ModelSpec | None, label: Any = None) -> tuple[dict[str, Any], str]:
     """Updates for (label dropdown, model info) when ``spec`` is picked; keeps a still-valid label."""
     if spec is None:
         return gr.update(visible=False, value=RANDOM_LABEL), ""
@@ -166,7 +166,8 @@ def build_generate_tab(
     # ---- handlers ------------------------------------------------------------------------------
     @user_errors
     def do_generate(model: str, seed: float, n: float, label: str | None, truncation: float,
-                    session: list[str] | None, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+                    session: list[str] | None, request: gr.Request,
+                    progress: gr.Progress = gr.Progress()) -> tuple[list[tuple[str, str]], dict[str, Any]]:
         spec = access.spec(model, JOBS["generate"], session, tab="Generate")
         first_seed = _int(seed, "seed", minimum=0)
         number = _int(n, "number of images", minimum=1, maximum=max_images)
@@ -183,7 +184,7 @@ def build_generate_tab(
     @user_errors
     def do_interpolate(model: str, seed_a: float, seed_b: float, frames: float, label: str | None,
                        truncation: float, session: list[str] | None, request: gr.Request,
-                       progress=gr.Progress()):  # noqa: B008
+                       progress: gr.Progress = gr.Progress()) -> tuple[list[tuple[str, str]], dict[str, Any], str]:
         spec = access.spec(model, JOBS["generate"], session, tab="Generate")
         a = _int(seed_a, "seed", minimum=0)
         b = _int(seed_b, "second seed", minimum=0)
@@ -215,14 +216,15 @@ def build_generate_tab(
         path = item[0] if isinstance(item, (tuple, list)) else item
         return read_metadata(path)
 
-    def model_controls(model_id: str | None, label_value: str | None, session: list[str] | None):
+    def model_controls(model_id: str | None, label_value: str | None,
+                       session: list[str] | None) -> tuple[dict[str, Any], str]:
         try:
             spec = access.spec(model_id, JOBS["generate"], session, tab="Generate")
-        except Exception as exc:  # typed an unknown id: say so next to the picker, no toast
+        except Exception as exc:  # noqa: BLE001 - typed an unknown id: say so next to the picker, no toast
             return gr.update(visible=False), f"⚠️ {exc}"
         return controls_for(spec, label_value)
 
-    def mode_controls(mode_value: str):
+    def mode_controls(mode_value: str) -> tuple[dict[str, Any], ...]:
         interp = mode_value == MODE_INTERPOLATE
         return (gr.update(visible=interp), gr.update(visible=interp), gr.update(visible=not interp),
                 gr.update(visible=not interp), gr.update(visible=interp), gr.update(visible=interp))
@@ -248,8 +250,8 @@ def build_generate_tab(
         names = label_choices(spec)
         rows.append([model_id, 7, 8, names[min(3, len(names) - 1)] if names else RANDOM_LABEL])
     if rows:
-        def run_example(model: str, seed: float, n: float, label: str | None,
-                        request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        def run_example(model: str, seed: float, n: float, label: str | None, request: gr.Request,
+                        progress: gr.Progress = gr.Progress()) -> tuple[list[tuple[str, str]], dict[str, Any]]:
             return do_generate(model, seed, n, label, 0.0, [], request, progress)
 
         gr.Examples(rows, [model, seed, count, label], [gallery, params], fn=gpu(run_example),

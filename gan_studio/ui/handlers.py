@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import gradio as gr
 
@@ -26,6 +26,9 @@ from ..errors import (
     report_internal_error,
 )
 from ..registry import ModelSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..studio import Studio
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,9 @@ __all__ = [
 #: Seconds one event (a click, an API call) may run; ``$GAN_STUDIO_TIME_LIMIT`` overrides it.
 DEFAULT_TIME_LIMIT_S = 300.0
 TIME_LIMIT_ENV = "GAN_STUDIO_TIME_LIMIT"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _deadline = threading.local()  # .at: time.monotonic() the running event must end by (per worker thread)
 
@@ -86,7 +92,7 @@ def check_time_limit() -> None:
         )
 
 
-def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Run ``fn`` under the per-event time limit (:func:`event_time_limit`) and turn what it raises
     into a ``gr.Error`` (never a traceback).
 
@@ -95,7 +101,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     traceback under a short id, and the user sees "internal error (id …): please report it"."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         outer = getattr(_deadline, "at", None), getattr(_deadline, "limit", None)
         try:
             if outer[0] is None:  # the outermost handler starts the clock
@@ -109,7 +115,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise gr.Error(_as_text(exc), title=_error_title(exc), print_exception=False) from None
         except FileNotFoundError as exc:
             raise gr.Error(_as_text(f"file not found: {exc.filename or exc}"), print_exception=False) from None
-        except Exception:  # a bug, not the user's fault: log it with an id, show the id
+        except Exception:  # noqa: BLE001 - a bug, not the user's fault: log it with an id, show the id
             raise gr.Error(report_internal_error(logger, fn.__name__), title="Internal error",
                            print_exception=False) from None
         finally:
@@ -152,11 +158,12 @@ def progress_fn(progress: Any, *, start: float = 0.0, end: float = 1.0) -> Calla
 def gpu(fn: Callable[..., Any], *, duration: int = 60) -> Callable[..., Any]:
     """``spaces.GPU(fn)`` on Hugging Face Spaces (ZeroGPU), ``fn`` unchanged elsewhere."""
     try:
-        import spaces  # type: ignore[import-not-found]
+        import spaces
     except ImportError:
         return fn
     try:
-        return spaces.GPU(duration=duration)(fn)
+        wrapped: Callable[..., Any] = spaces.GPU(duration=duration)(fn)
+        return wrapped
     except Exception:  # pragma: no cover - an old or odd `spaces` package
         logger.warning("spaces.GPU could not wrap %s; running without it", fn.__name__, exc_info=True)
         return fn
@@ -168,7 +175,7 @@ def notify(notes: Iterable[str]) -> None:
         gr.Info(note)
 
 
-def load_with_progress(studio: Any, spec: ModelSpec, variant: str | None, progress: Any) -> None:
+def load_with_progress(studio: Studio, spec: ModelSpec, variant: str | None, progress: Any) -> None:
     """Load (or fetch from the cache) the model first, so the progress bar says what takes time."""
     if progress is not None:
         progress(0.0, desc=f"loading {spec.id}{f' ({variant})' if variant else ''}…")

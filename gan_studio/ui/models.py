@@ -261,7 +261,8 @@ def build_models_tab(
 
     if not access.public:
         @user_errors
-        def add_model(text: str | None, session: list[str] | None, progress=gr.Progress()):  # noqa: B008
+        def add_model(text: str | None, session: list[str] | None,
+                      progress: gr.Progress = gr.Progress()) -> list[Any]:
             if access.public:  # defence in depth: never resolve arbitrary ids in public mode
                 raise UserInputError("adding models is turned off on this public studio")
             wanted = (text or "").strip()

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -23,6 +23,9 @@ from ..contract import Task
 from ..errors import UnknownModelError, WrongTaskError
 from ..registry import ModelSpec
 from .handlers import notify
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..studio import Studio
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +94,7 @@ class ModelAccess:
     server resolve an arbitrary Hub repo or read a local folder.
     """
 
-    studio: Any  # gan_studio.studio.Studio
+    studio: Studio
     public: bool = False
     base_ids: list[str] = field(default_factory=list)
 

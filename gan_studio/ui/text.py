@@ -22,3 +22,4 @@ def spec_blurb(spec: ModelSpec) -> str:
              f"licence: {markdown_escape(spec.license)}"]
     if spec.description:
         parts.append(markdown_escape(spec.description))
+    return "  \n".join(parts)

@@ -117,7 +117,7 @@ def build_translate_tab(
             info = gr.Markdown(initial[0], elem_classes=["model-info"])
             direction = OpenRadio(label="Direction", **initial_kwargs(initial[1]))
             attributes = OpenCheckboxGroup(label="Target attributes", **initial_kwargs(initial[2]))
-            groups = [OpenRadio(**({"label": "Pick at most one"} | initial_kwargs(initial[3 + i])))
+            groups: list[gr.Radio] = [OpenRadio(**({"label": "Pick at most one"} | initial_kwargs(initial[3 + i])))
                       for i in range(MAX_GROUPS)]
             with gr.Accordion("Advanced", open=False):
                 seed = gr.Number(value=0, label="Seed (for models that keep dropout on)", precision=0, minimum=0)
@@ -136,7 +136,8 @@ def build_translate_tab(
     def do_translate(image: str | None, model: str, direction: str | None, attributes: list[str] | None,
                      group_1: str | None, group_2: str | None, group_3: str | None, seed: float | None,
                      working_size: float | None, full_resolution: bool | None, session: list[str] | None,
-                     request: gr.Request, progress=gr.Progress()):  # noqa: B008
+                     request: gr.Request,
+                     progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
         spec = access.spec(model, JOBS["translate"], session, tab="Translate")
         source = read_upload(image, what="a photo")
         seed_int = int(seed or 0)
@@ -147,7 +148,7 @@ def build_translate_tab(
         if spec.task == Task.TRANSLATION:
             variant = (direction or None) if spec.variants else None
             load_with_progress(access.studio, spec, variant, progress)
-            working = int(working_size) if working_size not in (None, "") and float(working_size) > 0 else None
+            working = int(working_size) if working_size and float(working_size) > 0 else None
             result = translate(spec.id, source, direction=variant, working_size=working, seed=seed_int,
                                full_resolution=bool(full_resolution),
                                progress=progress_fn(progress, start=0.2))
@@ -164,10 +165,11 @@ def build_translate_tab(
         return (str(before_path), after_path), after_path
 
     def model_controls(model_id: str | None, direction_value: str | None, attribute_values: list[str] | None,
-                       group_1: str | None, group_2: str | None, group_3: str | None, session: list[str] | None):
+                       group_1: str | None, group_2: str | None, group_3: str | None,
+                       session: list[str] | None) -> list[Any]:
         try:
             spec = access.spec(model_id, JOBS["translate"], session, tab="Translate")
-        except Exception as exc:  # an unknown typed id: say so beside the picker, no toast
+        except Exception as exc:  # noqa: BLE001 - an unknown typed id: say so beside the picker, no toast
             updates = controls_for(None)
             updates[0] = f"⚠️ {exc}"
             return updates
@@ -185,8 +187,8 @@ def build_translate_tab(
         spec = access.studio.registry.get(model_id)
         rows.append([path, model_id, (spec.default_variant or "") if spec.task == Task.TRANSLATION else ""])
     if rows:
-        def run_example(image: str | None, model: str, direction: str | None,
-                        request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        def run_example(image: str | None, model: str, direction: str | None, request: gr.Request,
+                        progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
             return do_translate(image, model, direction, [], None, None, None, 0, 0, False, [], request, progress)
 
         gr.Examples(rows, [image, model, direction], [slider, download], fn=gpu(run_example),
