@@ -69,3 +69,14 @@ def test_embedded_cards_show_their_images(model_id: str) -> None:
     assert all(s.startswith("data:image/") for s in sources), [s[:40] for s in sources]
     for uri in sources:
         _decoded(uri).load()
+
+
+def test_every_tab_describes_the_chosen_model() -> None:
+    """The blurb under each tab's model picker names the model, its task, architecture and licence."""
+    from gan_studio.registry import load_registry
+    from gan_studio.ui.text import spec_blurb
+
+    spec = load_registry().get("digits-cgan")
+    blurb = spec_blurb(spec)
+    assert "digits-cgan" in blurb and "conditional" in blurb and "`conditional_dcgan`" in blurb
+    assert f"licence: {spec.license}" in blurb and spec.description.split(",")[0][:20] in blurb
