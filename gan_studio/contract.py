@@ -84,6 +84,10 @@ class Contract:
     steps: bool = False  # takes a number of sampling steps (diffusion)
     default_steps: int | None = None  # the steps used when a call gives none
     max_steps: int = 0  # the most steps a call may ask for
+    # style-based generators (StyleGAN): an intermediate latent space W the pipelines can work in
+    ws_resolutions: tuple[int, ...] = ()  # the resolution each of the num_ws style vectors feeds (empty: no W)
+    noise_modes: tuple[str, ...] = ()  # per-pixel noise inputs: "const", "random", "none" (empty: none)
+    input_transform: bool = False  # a translate/rotate control of its input (StyleGAN3)
     # --- image models ---
     in_channels: int = 0  # image channels the model reads (0: no image input)
     condition_dim: int = 0  # length of the target vector c of G(x, c) (StarGAN's c_dim)
@@ -107,6 +111,11 @@ class Contract:
     def takes_latent(self) -> bool:
         """Whether the model is called with a latent ``z`` (a generator)."""
         return self.latent_dim > 0
+
+    @property
+    def num_ws(self) -> int:
+        """How many style vectors w the synthesis network takes (0: no W space)."""
+        return len(self.ws_resolutions)
 
     @property
     def takes_image(self) -> bool:

@@ -47,6 +47,9 @@ class Generator(nn.Module):
     # Whether its weights live in a folder format of its own (diffusers), loaded whole by
     # load_folder() rather than as a state dict through gan_studio.convert.
     own_folder_format: ClassVar[bool] = False
+    # Whether it has a style space W the studio can mix and edit in (map()/synthesize()/style_affines()),
+    # declared on the class so the UI can offer its tab before loading any weights.
+    has_w_space: ClassVar[bool] = False
     # Whether the studio's warm-up runs it once at start (False for samplers of many network evaluations).
     warm_up: ClassVar[bool] = True
 

@@ -342,6 +342,7 @@ class StyleGAN2Generator(Generator):
 
     architecture = "stylegan2"
     default_task = Task.UNCONDITIONAL
+    has_w_space = True
 
     def __init__(self, z_dim: int = 512, c_dim: int = 0, w_dim: int = 512, img_resolution: int = 1024,
                  img_channels: int = 3, mapping_kwargs: Mapping[str, Any] | None = None,
@@ -386,7 +387,44 @@ class StyleGAN2Generator(Generator):
     def contract(self) -> Contract:
         return Contract(task=Task.CONDITIONAL if self.c_dim else Task.UNCONDITIONAL, latent_dim=self.z_dim,
                         num_classes=self.c_dim, truncation="w", out_channels=self.img_channels,
-                        native_size=self.img_resolution)
+                        native_size=self.img_resolution, ws_resolutions=self.ws_resolutions(),
+                        noise_modes=NOISE_MODES)
+
+    def ws_resolutions(self) -> tuple[int, ...]:
+        """The resolution each of the ``num_ws`` style vectors feeds: block b{R} reads its conv0 and
+        conv1 ws (b4: conv1 only) and its torgb shares the next block's first w."""
+        out: list[int] = []
+        for block in self.synthesis.blocks():
+            out += [block.resolution] * block.num_conv
+        last = self.synthesis.blocks()[-1]
+        out += [last.resolution] * last.num_torgb
+        return tuple(out)
+
+    def style_affines(self) -> list[tuple[int, torch.Tensor]]:
+        """``(ws index, effective style weight [channels, w_dim])`` of every modulated layer: the
+        matrices closed-form factorisation (SeFa) decomposes."""
+        out: list[tuple[int, torch.Tensor]] = []
+        index = 0
+        for block in self.synthesis.blocks():
+            layers = ([block.conv0] if hasattr(block, "conv0") else []) + [block.conv1]
+            for layer in layers:
+                out.append((index, layer.affine.weight * layer.affine.weight_gain))
+                index += 1
+            if hasattr(block, "torgb"):
+                out.append((index, block.torgb.affine.weight * block.torgb.affine.weight_gain))
+        return out
+
+    def map(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+            truncation_cutoff: int | None = None) -> torch.Tensor:
+        """ws [N, num_ws, w_dim] for z (and classes), truncated towards ``w_avg`` on the first
+        ``truncation_cutoff`` ws (all when None)."""
+        return self.mapping(z, self.class_vector(labels, z.shape[0]), truncation, truncation_cutoff)
+
+    def synthesize(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """Images from ws [N, num_ws, w_dim] (style mixing and editing work here)."""
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"unknown noise_mode {noise_mode!r}; choose one of: {', '.join(NOISE_MODES)}")
+        return self.synthesis(ws, noise_mode=noise_mode)
 
     def class_vector(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """c for the mapping network: one-hot from int64 class indices, or a float vector as given."""
@@ -405,7 +443,4 @@ class StyleGAN2Generator(Generator):
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
                 truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:
         """Images [N, img_channels, R, R] (about [-1, 1]) from z [N, z_dim]."""
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"unknown noise_mode {noise_mode!r}; choose one of: {', '.join(NOISE_MODES)}")
-        ws = self.mapping(z, self.class_vector(labels, z.shape[0]), truncation, truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
+        return self.synthesize(self.map(z, labels, truncation, truncation_cutoff), noise_mode)
