@@ -111,7 +111,7 @@ class ForwardBatcher:
             for j in jobs:
                 j.out = out[start:start + j.z.shape[0]]
                 start += j.z.shape[0]
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting request (nobody hangs)
             from .memory import is_out_of_memory
 
             if len(jobs) > 1 and is_out_of_memory(exc):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ SHEAR = 0.4  # x-shift per unit of y (normalised coordinates) of the `slanted` a
 
 
 # ----------------------------------------------------------------------------------------- digits
-@lru_cache(maxsize=None)
+@cache
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
@@ -47,7 +47,7 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return bunch.images.astype(np.float32) / 16.0, bunch.target.astype(np.int64)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _digit_split() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
@@ -160,7 +160,7 @@ def photo_path(name: str) -> Path:
     return Path(pkg.__file__).parent / photo.relpath
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_photo(name: str) -> np.ndarray:
     """A bundled photo as float32 (H, W, 3) in [0, 1]."""
     from PIL import Image
@@ -216,8 +216,8 @@ def grid_crops(img: torch.Tensor, size: int, stride: int | None = None) -> torch
     stride = stride or size
     _, h, w = img.shape
     crops = [
-        img[:, t : t + size, l : l + size]
-        for t in range(0, h - size + 1, stride)
-        for l in range(0, w - size + 1, stride)
+        img[:, top : top + size, left : left + size]
+        for top in range(0, h - size + 1, stride)
+        for left in range(0, w - size + 1, stride)
     ]
     return torch.stack(crops)

@@ -354,7 +354,7 @@ def upload_folder(
     try:
         api.create_repo(repo_id, private=private, exist_ok=True)
         info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message)
-    except Exception as exc:  # noqa: BLE001 - translated into a HubError naming the repo
+    except Exception as exc:  # translated into a HubError naming the repo
         translated = _translate(exc, s, repo_id, DEFAULT_REVISION, None, list_files=False)
         if translated is exc:
             raise HubError(f"cannot upload to {repo_id!r}: {_short(exc)}") from exc

@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
+from reference_layouts import RefResnetGenerator, TutorialDCGAN, randomize, reference_norm_layer
+from tiny_models import make_models_toml
 
 from gan_studio.cli import main
 from gan_studio.metadata import read_metadata
-
-from reference_layouts import RefResnetGenerator, TutorialDCGAN, randomize, reference_norm_layer
-from tiny_models import make_models_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,6 +7,7 @@ import io
 import pytest
 import torch
 from PIL import Image
+from tiny_models import make_models_toml
 
 from gan_studio import load_generator
 from gan_studio.errors import CheckpointError, WrongTaskError
@@ -15,8 +16,6 @@ from gan_studio.models import ModelCache
 from gan_studio.pipelines.generation import draw_latent
 from gan_studio.registry import load_registry
 from gan_studio.studio import Studio
-
-from tiny_models import make_models_toml
 
 
 @pytest.fixture(scope="module")

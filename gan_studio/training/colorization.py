@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,7 @@ def rgb_to_lab_norm(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return lab[:, :1] / 50.0 - 1.0, lab[:, 1:] / 110.0
 
 
-def lab_norm_to_rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:  # noqa: N803
+def lab_norm_to_rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`rgb_to_lab_norm`, RGB in [0, 1]."""
     from ..image_io import lab_to_rgb
 
