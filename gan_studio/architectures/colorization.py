@@ -69,7 +69,7 @@ class ColorizationUNet(Generator):
     @property
     def size_multiple(self) -> int:
         """H and W of the input must be multiples of this (``2 ** depth``)."""
-        return 2**self.depth
+        return int(2**self.depth)
 
     @property
     def contract(self) -> Contract:
