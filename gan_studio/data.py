@@ -157,6 +157,8 @@ def photo_path(name: str) -> Path:
     except KeyError:
         raise ValueError(f"unknown photo {name!r}; choose one of: {', '.join(PHOTOS)}") from None
     pkg = importlib.import_module(photo.package)
+    if pkg.__file__ is None:  # a namespace package: no folder to find the photo in
+        raise ValueError(f"photo {name!r}: package {photo.package!r} has no files")
     return Path(pkg.__file__).parent / photo.relpath
 
 
@@ -197,7 +199,8 @@ def pencil_sketch(rgb: np.ndarray, sigma: float = 3.0, gamma: float = 2.0) -> np
     grey = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
     blurred = gaussian_filter(1.0 - grey, sigma=sigma)
     dodge = np.clip(grey / np.maximum(1.0 - blurred, 1e-3), 0.0, 1.0)
-    return (dodge**gamma).astype(np.float32)
+    sketch: np.ndarray = (dodge**gamma).astype(np.float32)
+    return sketch
 
 
 def sketch_rgb(rgb: np.ndarray, **kwargs: float) -> np.ndarray:

@@ -645,7 +645,7 @@ def _remote_files_quietly(repo_id: str, rev: str, s: _Settings) -> list[str] | N
 
 def _check_repo_id(repo_id: str) -> None:
     from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
+    from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]  # a lazy re-export mypy cannot see
 
     if not isinstance(repo_id, str):
         raise HubError(f"a Hub repo id must be a string like 'owner/name', got {repo_id!r}")
