@@ -89,7 +89,7 @@ class ColorizationTrainer(Trainer):
         if c["adv_weight"] > 0:
             loss_d = d_hinge(self.D(torch.cat([L, ab], 1)), self.D(torch.cat([L, pred.detach()], 1)))
             self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
+            loss_d.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is unannotated in torch
             self.opt_d.step()
             out["loss_d"] = float(loss_d.detach())
         ema_update(self.G_ema, self.G, c["ema_decay"] if step >= c["ema_start"] else 0.0)
@@ -104,7 +104,8 @@ class ColorizationTrainer(Trainer):
         L, ab = rgb_to_lab_norm(self.preview)
         pred = self.G_ema(L.to(self.device)).cpu()
         rows = [lab_norm_to_rgb(L, torch.zeros_like(ab)), lab_norm_to_rgb(L, pred), lab_norm_to_rgb(L, ab)]
-        return torchvision.utils.make_grid(torch.cat(rows), nrow=8, padding=2, pad_value=1.0)
+        grid: torch.Tensor = torchvision.utils.make_grid(torch.cat(rows), nrow=8, padding=2, pad_value=1.0)
+        return grid
 
     @torch.no_grad()
     def heldout_previews(self, out_dir: Path) -> list[tuple[str, str]]:

@@ -118,7 +118,7 @@ class StarGANTrainer(Trainer):
 
     def export(self, out_dir: Path) -> None:
         c = self.config
-        meta = {
+        meta: dict[str, Any] = {
             "task": "multidomain",
             "image_size": D.DIGIT_SIZE,
             "channels": 3,
