@@ -19,14 +19,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registry import ModelSpec
 
 
-def list_models(task: str | None = None, *, models_file: str | None = None) -> list["ModelSpec"]:
+def list_models(task: str | None = None, *, models_file: str | None = None) -> list[ModelSpec]:
     """All registered models (the built-in catalogue plus ``models_file``), optionally of one task."""
     from .registry import load_registry
 
     return load_registry(models_file).list(task)
 
 
-def get_spec(model: str, *, models_file: str | None = None) -> "ModelSpec":
+def get_spec(model: str, *, models_file: str | None = None) -> ModelSpec:
     """The :class:`~gan_studio.registry.ModelSpec` for a registry id, Hub repo id or local folder."""
     from .registry import load_registry
 

@@ -29,8 +29,8 @@ DEFAULT_MAX_ROWS = 64  # the largest merged batch
 
 @dataclass
 class _Job:
-    z: Any
-    labels: Any | None
+    z: Any  # a tensor (N, ...); torch is not imported here
+    labels: Any  # a tensor (N,), or None for an unconditional model
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False  # woken to run the next pass rather than with a result
     out: Any = None
@@ -69,7 +69,8 @@ class ForwardBatcher:
             time.sleep(wait)  # let concurrent requests join this batch
         with self._lock:
             queue = self._pending[key]
-            jobs, rows = [], 0
+            jobs: list[_Job] = []
+            rows = 0
             while queue and (not jobs or rows + queue[0].z.shape[0] <= self.max_rows):
                 rows += queue[0].z.shape[0]
                 jobs.append(queue.pop(0))
@@ -79,10 +80,10 @@ class ForwardBatcher:
             self._run_batch(jobs, forward)
         finally:
             with self._lock:  # hand the next pass to the first request still waiting, if any
-                queue = self._pending.get(key)
-                if queue:
-                    queue[0].lead = True
-                    queue[0].done.set()
+                waiting = self._pending.get(key)
+                if waiting:
+                    waiting[0].lead = True
+                    waiting[0].done.set()
                 else:
                     self._pending.pop(key, None)
                     self._busy.discard(key)
@@ -111,7 +112,7 @@ class ForwardBatcher:
             for j in jobs:
                 j.out = out[start:start + j.z.shape[0]]
                 start += j.z.shape[0]
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting request (nobody hangs)
             from .memory import is_out_of_memory
 
             if len(jobs) > 1 and is_out_of_memory(exc):

@@ -20,11 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .contract import GENERATION_TASKS, Task
 from .errors import WrongTaskError
 from .pipelines.common import ProgressFn, Result, report
+
+if TYPE_CHECKING:  # for annotations only: importing compare stays light
+    from .studio import Studio
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +135,8 @@ def evaluate_generator(
         raise ValueError(f"n_samples must be between 1 and {MAX_EVAL_SAMPLES}, got {n_samples}")
     own_device, dtype = _module_device_dtype(module)
     device = own_device if device is None else device
-    nz = int(latent_dim or getattr(module, "latent_dim", 0) or getattr(module, "nz", 0))
+    declared: int = getattr(module, "latent_dim", 0) or getattr(module, "nz", 0)
+    nz = int(latent_dim or declared)
     if nz <= 0:
         raise WrongTaskError(f"{type(module).__name__} has no latent size; pass latent_dim")
     recorder = _Recorder(module, steps=steps, device=device, dtype=dtype)
@@ -172,7 +176,7 @@ def time_per_image(run: Callable[[], Any], *, n: int, repeats: int = 3, warmup: 
         raise ValueError(f"need n >= 1, repeats >= 1 and warmup >= 0; got n={n}, repeats={repeats}, warmup={warmup}")
 
     def sync() -> None:
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
+        if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]  # unannotated in torch
             torch.cuda.synchronize()
 
     for _ in range(warmup):
@@ -320,7 +324,7 @@ def _evaluations_per_image(module: Any, steps: int | None) -> int:
 
 
 def compare(
-    studio: Any,
+    studio: Studio,
     *,
     gan: str = DEFAULT_GAN,
     diffusion: str = DEFAULT_DIFFUSION,

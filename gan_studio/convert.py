@@ -30,8 +30,8 @@ hints for error messages and for converting files whose config is unknown.
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path

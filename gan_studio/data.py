@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ SHEAR = 0.4  # x-shift per unit of y (normalised coordinates) of the `slanted` a
 
 
 # ----------------------------------------------------------------------------------------- digits
-@lru_cache(maxsize=None)
+@cache
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
@@ -47,7 +47,7 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return bunch.images.astype(np.float32) / 16.0, bunch.target.astype(np.int64)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _digit_split() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
@@ -157,10 +157,12 @@ def photo_path(name: str) -> Path:
     except KeyError:
         raise ValueError(f"unknown photo {name!r}; choose one of: {', '.join(PHOTOS)}") from None
     pkg = importlib.import_module(photo.package)
+    if pkg.__file__ is None:  # a namespace package: no folder to find the photo in
+        raise ValueError(f"photo {name!r}: package {photo.package!r} has no files")
     return Path(pkg.__file__).parent / photo.relpath
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_photo(name: str) -> np.ndarray:
     """A bundled photo as float32 (H, W, 3) in [0, 1]."""
     from PIL import Image
@@ -197,7 +199,8 @@ def pencil_sketch(rgb: np.ndarray, sigma: float = 3.0, gamma: float = 2.0) -> np
     grey = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
     blurred = gaussian_filter(1.0 - grey, sigma=sigma)
     dodge = np.clip(grey / np.maximum(1.0 - blurred, 1e-3), 0.0, 1.0)
-    return (dodge**gamma).astype(np.float32)
+    sketch: np.ndarray = (dodge**gamma).astype(np.float32)
+    return sketch
 
 
 def sketch_rgb(rgb: np.ndarray, **kwargs: float) -> np.ndarray:
@@ -216,8 +219,8 @@ def grid_crops(img: torch.Tensor, size: int, stride: int | None = None) -> torch
     stride = stride or size
     _, h, w = img.shape
     crops = [
-        img[:, t : t + size, l : l + size]
-        for t in range(0, h - size + 1, stride)
-        for l in range(0, w - size + 1, stride)
+        img[:, top : top + size, left : left + size]
+        for top in range(0, h - size + 1, stride)
+        for left in range(0, w - size + 1, stride)
     ]
     return torch.stack(crops)

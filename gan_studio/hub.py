@@ -354,7 +354,7 @@ def upload_folder(
     try:
         api.create_repo(repo_id, private=private, exist_ok=True)
         info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message)
-    except Exception as exc:  # noqa: BLE001 - translated into a HubError naming the repo
+    except Exception as exc:  # translated into a HubError naming the repo
         translated = _translate(exc, s, repo_id, DEFAULT_REVISION, None, list_files=False)
         if translated is exc:
             raise HubError(f"cannot upload to {repo_id!r}: {_short(exc)}") from exc
@@ -645,7 +645,7 @@ def _remote_files_quietly(repo_id: str, rev: str, s: _Settings) -> list[str] | N
 
 def _check_repo_id(repo_id: str) -> None:
     from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
+    from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]  # a lazy re-export mypy cannot see
 
     if not isinstance(repo_id, str):
         raise HubError(f"a Hub repo id must be a string like 'owner/name', got {repo_id!r}")

@@ -82,7 +82,7 @@ class LoadedModel:
             return self.module(*args, **kwargs)
         try:
             return compiled(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - compiling is an optimisation; the eager module still works
+        except Exception as exc:  # compiling is an optimisation; the eager module still works
             from .memory import is_out_of_memory
 
             if is_out_of_memory(exc):

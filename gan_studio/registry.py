@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -86,8 +87,8 @@ class ModelSpec:
             if variant not in (None, ""):
                 raise UnknownModelError(f"model {self.id!r} has no variants; got variant {variant!r}")
             return self.source
-        if variant in (None, ""):
-            variant = self.default_variant
+        if variant is None or variant == "":
+            variant = self.default_variant or ""  # not None: there are variants
         try:
             return self.variants[variant]
         except KeyError:
@@ -344,7 +345,7 @@ class Registry:
     def __contains__(self, model_id: object) -> bool:
         return model_id in self._specs
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[ModelSpec]:
         return iter(self._specs.values())
 
     def __len__(self) -> int:

@@ -53,7 +53,7 @@ def cpu_has_native_bf16() -> bool:
     try:
         import torch
 
-        if not torch.backends.mkldnn.is_available() or not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        if not torch.backends.mkldnn.is_available() or not torch.ops.mkldnn._is_mkldnn_bf16_supported():  # type: ignore[no-untyped-call]  # unannotated in torch
             return False
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             flags = next((line for line in f if line.startswith("flags")), "")

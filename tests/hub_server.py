@@ -84,13 +84,13 @@ class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.0: one request per connection, so nothing stays open after stop().
     protocol_version = "HTTP/1.0"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:  # the stdlib signature (shadows format)
         logger.debug("hub_server: " + format, *args)
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+    def do_HEAD(self) -> None:  # stdlib naming
         self._dispatch(head=True)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:  # stdlib naming
         self._dispatch(head=False)
 
     # -- plumbing -------------------------------------------------------------------------------

@@ -452,7 +452,7 @@ def test_colorization_unet_contract():
     assert sum(p.numel() for p in full.parameters()) < 2_000_000
     torch.manual_seed(19)
     g = ColorizationUNet(base_channels=4, depth=3).eval()
-    L = torch.rand(2, 1, 16, 24) * 2 - 1  # noqa: N806
+    L = torch.rand(2, 1, 16, 24) * 2 - 1
     with torch.no_grad():
         ab = g(L)
         single = g(L[:1])
@@ -470,7 +470,7 @@ def test_colorization_unet_learns():
     # A few optimiser steps on a fixed target must reduce the loss: gradients reach every layer.
     torch.manual_seed(20)
     g = ColorizationUNet(base_channels=4, depth=2)
-    L = torch.rand(4, 1, 16, 16) * 2 - 1  # noqa: N806
+    L = torch.rand(4, 1, 16, 16) * 2 - 1
     target = torch.stack([L[:, 0] * 0.5, -L[:, 0] * 0.3], dim=1)
     opt = torch.optim.Adam(g.parameters(), lr=1e-2)
     losses = []

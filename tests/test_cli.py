@@ -9,11 +9,10 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+from reference_layouts import RefResnetGenerator, TutorialDCGAN, randomize, reference_norm_layer
 
 from gan_studio.cli import main
 from gan_studio.metadata import read_metadata
-
-from reference_layouts import RefResnetGenerator, TutorialDCGAN, randomize, reference_norm_layer
 
 ROOT = Path(__file__).resolve().parents[1]
 

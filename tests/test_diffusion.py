@@ -321,8 +321,8 @@ def test_compare_view_endpoint(tmp_path, digit_shaped_pair, monkeypatch):
 
     from gan_studio.compare import compare
     from gan_studio.registry import Registry, read_catalogue
-    from gan_studio.ui.session import ModelAccess, OutputStore
     from gan_studio.ui.compare import build_compare_tab
+    from gan_studio.ui.session import ModelAccess, OutputStore
 
     try:
         from ui_fixtures import free_port

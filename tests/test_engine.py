@@ -17,7 +17,6 @@ from gan_studio.registry import load_registry
 from gan_studio.studio import Studio
 
 
-
 @pytest.fixture(scope="module")
 def studio(models_toml):
     return Studio(models_file=str(models_toml), device="cpu")

@@ -90,8 +90,8 @@ def test_attribute_classifier_recognises_each_transform():
 
 
 def test_domain_classifier_separates_heldout_photos_and_sketches():
-    from gan_studio.evaluation import translation_eval_images
     from gan_studio.data import grid_crops
+    from gan_studio.evaluation import translation_eval_images
 
     clf, _ = load_evaluator("photo-sketch")
     photos, sketches = translation_eval_images()

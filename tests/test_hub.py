@@ -6,8 +6,8 @@ timeout tests set GAN_STUDIO_HUB_TIMEOUT to 1 s so they take about a second each
 
 from __future__ import annotations
 
-import importlib.util
 import functools
+import importlib.util
 import io
 import json
 import logging
@@ -366,7 +366,7 @@ def test_endpoint_that_is_not_a_hub(isolated_hf_home: Path, tmp_path: Path) -> N
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -400,7 +400,7 @@ class _Canary:
     def __init__(self, path: Path) -> None:
         self.path = str(path)
 
-    def __reduce__(self):  # noqa: ANN204 - pickle protocol
+    def __reduce__(self):  # pickle protocol
         return (os.mkdir, (self.path,))
 
 

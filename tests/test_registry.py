@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tiny_models import make_model, make_models_toml
 
 import gan_studio
 from gan_studio.errors import CatalogueError, UnknownModelError
 from gan_studio.registry import Task, load_registry, read_catalogue, spec_from_folder
-
-from tiny_models import make_model, make_models_toml
 
 
 def test_builtin_catalogue_covers_every_task():

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_models import make_model, make_models_toml
 
 from gan_studio.errors import CheckpointError
 from gan_studio.pipelines.common import OutOfMemory
 from gan_studio.studio import Studio
-
-from tiny_models import make_model, make_models_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,6 @@ from gan_studio.registry import load_registry
 from gan_studio.runtime import BF16_MIN_PSNR, Runtime, cpu_has_native_bf16
 from gan_studio.studio import Studio
 
-
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -256,7 +256,7 @@ def _reference_init(module: nn.Module, seed: int) -> nn.Module:
     """The CycleGAN reference's init (conv weights N(0, 0.02), biases 0): outputs in tanh's linear range."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, p in module.named_parameters():
+        for p in module.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * 0.02 if p.ndim > 1 else torch.zeros_like(p))
     return module.eval()
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from network_pickles import persistent, write_network_pickle
 
 from gan_studio.architectures import ARCHITECTURES, StyleGAN2Generator
 from gan_studio.errors import CheckpointError
 from gan_studio.network_pickle import read_network_pickle
-from network_pickles import persistent, write_network_pickle
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "stylegan2_nvidia_reference.safetensors"
 CASES = {

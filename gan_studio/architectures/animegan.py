@@ -83,7 +83,7 @@ class _InvertedResBlock(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.layers(x)
+        out: torch.Tensor = self.layers(x)
         return x + out if self.use_res_connect else out
 
 
@@ -151,4 +151,5 @@ class AnimeGANv2Generator(Generator):
         out = self.block_c(self.block_b(out))
         out = self.block_d(self._upsample(out, half))
         out = self.block_e(self._upsample(out, x.shape[-2:]))
-        return self.out_layer(out)
+        image: torch.Tensor = self.out_layer(out)
+        return image

@@ -70,7 +70,7 @@ class Generator(nn.Module):
                 bound.apply_defaults()
                 self._config = {k: v for k, v in list(bound.arguments.items())[1:]}
 
-        cls.__init__ = recording_init  # type: ignore[method-assign]
+        cls.__init__ = recording_init  # type: ignore[method-assign,assignment]  # wraps the subclass's own constructor
 
     # ---- the declaration ----------------------------------------------------------------------
     @property

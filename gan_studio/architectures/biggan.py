@@ -39,6 +39,7 @@ for latents drawn as the reference's ``truncated_noise_sample`` draws them:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from functools import lru_cache
@@ -118,6 +119,9 @@ class SNLinear(_SpectralNorm):
 class BigGANBatchNorm(nn.Module):
     """Batch norm with per-truncation precomputed statistics; class-conditional gain/bias or plain affine."""
 
+    running_means: torch.Tensor  # buffers (n_stats, num_features)
+    running_vars: torch.Tensor
+
     def __init__(self, num_features: int, condition_dim: int | None = None, *, n_stats: int = 51,
                  eps: float = 1e-4, conditional: bool = True) -> None:
         super().__init__()
@@ -155,7 +159,8 @@ class BigGANBatchNorm(nn.Module):
             var = var[None, :, None, None]
             weight = 1 + self.scale(condition)[:, :, None, None]
             bias = self.offset(condition)[:, :, None, None]
-            return (x - mean) / torch.sqrt(var + self.eps) * weight + bias
+            normalized: torch.Tensor = (x - mean) / torch.sqrt(var + self.eps) * weight + bias
+            return normalized
         return F.batch_norm(x, mean, var, self.weight, self.bias, training=False, momentum=0.0, eps=self.eps)
 
 
@@ -168,14 +173,15 @@ class _GenBlock(nn.Module):
         self.up_sample = up_sample
         self.drop_channels = in_size != out_size
         middle = in_size // reduction
-        common = {"n_stats": n_stats, "eps": eps, "conditional": True}
-        self.bn_0 = BigGANBatchNorm(in_size, condition_dim, **common)
+        batch_norm = functools.partial(BigGANBatchNorm, condition_dim=condition_dim, n_stats=n_stats, eps=eps,
+                                       conditional=True)
+        self.bn_0 = batch_norm(in_size)
         self.conv_0 = SNConv2d(in_size, middle, 1, eps=eps)
-        self.bn_1 = BigGANBatchNorm(middle, condition_dim, **common)
+        self.bn_1 = batch_norm(middle)
         self.conv_1 = SNConv2d(middle, middle, 3, padding=1, eps=eps)
-        self.bn_2 = BigGANBatchNorm(middle, condition_dim, **common)
+        self.bn_2 = batch_norm(middle)
         self.conv_2 = SNConv2d(middle, middle, 3, padding=1, eps=eps)
-        self.bn_3 = BigGANBatchNorm(middle, condition_dim, **common)
+        self.bn_3 = batch_norm(middle)
         self.conv_3 = SNConv2d(middle, out_size, 1, eps=eps)
         self.relu = nn.ReLU()
 
@@ -216,13 +222,14 @@ class _SelfAttention(nn.Module):
         attention = self.softmax(torch.bmm(theta.permute(0, 2, 1), phi))
         g = self.maxpool(self.snconv1x1_g(x)).view(-1, ch // 2, h * w // 4)
         attended = torch.bmm(g, attention.permute(0, 2, 1)).view(-1, ch // 2, h, w)
-        return x + self.gamma * self.snconv1x1_o_conv(attended)
+        out: torch.Tensor = self.snconv1x1_o_conv(attended)
+        return x + self.gamma * out
 
 
 class _Generator(nn.Module):
     """The reference ``Generator`` (the part under ``generator.``)."""
 
-    def __init__(self, z_dim: int, channel_width: int, layers: Sequence[Sequence[object]],
+    def __init__(self, z_dim: int, channel_width: int, layers: Sequence[Sequence[bool | int]],
                  attention_layer_position: int, eps: float, n_stats: int) -> None:
         super().__init__()
         ch = channel_width
@@ -248,7 +255,8 @@ class _Generator(nn.Module):
         for layer in self.layers:
             z = layer(z, condition, truncation) if isinstance(layer, _GenBlock) else layer(z)
         z = self.conv_to_rgb(self.relu(self.bn(z, truncation)))
-        return self.tanh(z[:, :3])
+        image: torch.Tensor = self.tanh(z[:, :3])
+        return image
 
 
 class BigGANDeepGenerator(Generator):
@@ -280,7 +288,7 @@ class BigGANDeepGenerator(Generator):
         class_embed_dim: int = 128,
         channel_width: int = 128,
         num_classes: int = 1000,
-        layers: Sequence[Sequence[object]] | None = None,
+        layers: Sequence[Sequence[bool | int]] | None = None,
         attention_layer_position: int = 8,
         eps: float = 1e-4,
         n_stats: int = 51,
@@ -350,7 +358,8 @@ class BigGANDeepGenerator(Generator):
         if classes.shape[0] != z.shape[0]:
             raise ValueError(f"{z.shape[0]} latents but {classes.shape[0]} labels")
         condition = torch.cat((z, self.embeddings(classes)), dim=1)
-        return self.generator(condition, truncation)
+        image: torch.Tensor = self.generator(condition, truncation)
+        return image
 
 
 @lru_cache(maxsize=1)

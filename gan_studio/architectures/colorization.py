@@ -69,14 +69,14 @@ class ColorizationUNet(Generator):
     @property
     def size_multiple(self) -> int:
         """H and W of the input must be multiples of this (``2 ** depth``)."""
-        return 2**self.depth
+        return int(2**self.depth)
 
     @property
     def contract(self) -> Contract:
         return Contract(task=Task.COLORIZATION, in_channels=1, out_channels=2, size_multiple=self.size_multiple,
                         channels_last=frozenset({"fp32", "bf16"}))
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:  # noqa: N803 (L is the Lab channel's name)
+    def forward(self, L: torch.Tensor) -> torch.Tensor:  # L is the Lab channel's name
         """Predict ab (N, 2, H, W) in [-1, 1] from L (N, 1, H, W) in [-1, 1]."""
         if L.dim() != 4 or L.shape[1] != 1:
             raise ValueError(f"L must have shape (N, 1, H, W), got {tuple(L.shape)}")

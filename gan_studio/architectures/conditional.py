@@ -83,4 +83,5 @@ class ConditionalDCGANGenerator(Generator):
         z4 = latent_to_4d(z, self.nz)
         self.check_labels(labels, z4.shape[0])
         emb = self.embed(labels.long()).to(z4.dtype)[:, :, None, None]
-        return self.main(torch.cat([z4, emb], dim=1))
+        out: torch.Tensor = self.main(torch.cat([z4, emb], dim=1))
+        return out

@@ -88,4 +88,5 @@ class DCGANGenerator(Generator):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Map z (N, nz) or (N, nz, 1, 1) to images (N, nc, image_size, image_size)."""
-        return self.main(latent_to_4d(z, self.nz))
+        out: torch.Tensor = self.main(latent_to_4d(z, self.nz))
+        return out

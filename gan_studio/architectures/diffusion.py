@@ -25,15 +25,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from ..contract import Contract, Task
 from ..errors import CheckpointError
 from .base import Generator
+
+if TYPE_CHECKING:  # diffusers is imported only when a diffusion model is built or loaded; its top-level
+    # names are lazy and mypy would see the torch-less placeholders, so name the defining module
+    from diffusers.models.unets.unet_2d import UNet2DModel
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +111,7 @@ class DiffusionGenerator(Generator):
 
     def __init__(
         self,
-        unet: nn.Module,
+        unet: UNet2DModel,
         scheduler_config: Mapping[str, Any],
         *,
         sampler: str = "ddim",
@@ -200,9 +204,9 @@ class DiffusionGenerator(Generator):
 
         config = {k: v for k, v in self.scheduler_config.items() if not k.startswith("_")}
         if self.sampler == "ddim":
-            return DDIMScheduler.from_config(config)
+            return DDIMScheduler.from_config(config)  # type: ignore[no-untyped-call]  # mypy sees diffusers' placeholder
         extra = {"algorithm_type": "dpmsolver++", "solver_order": 2}
-        return DPMSolverMultistepScheduler.from_config({**config, **extra})
+        return DPMSolverMultistepScheduler.from_config({**config, **extra})  # type: ignore[no-untyped-call]  # as above
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, steps: int | None = None) -> torch.Tensor:
         """Denoise the initial noise ``z`` ((N, latent_dim) or (N, C, H, W)) into images in [-1, 1]."""
@@ -221,10 +225,11 @@ class DiffusionGenerator(Generator):
         scheduler.set_timesteps(steps, device=x.device)
         x = x * float(scheduler.init_noise_sigma)
         guided = self.conditional and self.guidance_scale != 1.0
+        class_in = labels
         if guided:
+            # conditional, so labels were checked above; __init__ refuses guidance without a null_class
+            assert labels is not None and self.null_class is not None
             class_in = torch.cat([labels, torch.full_like(labels, self.null_class)])
-        else:
-            class_in = labels
         dtype = next(self.unet.parameters()).dtype
         step_kwargs = {"eta": 0.0} if self.sampler == "ddim" else {}
         for t in scheduler.timesteps:
@@ -303,7 +308,7 @@ def load_diffusion_folder(folder: str | os.PathLike[str]) -> tuple[DiffusionGene
             f"weights from safetensors only: re-save the model with save_pretrained(..., safe_serialization=True)"
         )
     try:
-        unet, info = UNet2DModel.from_pretrained(
+        unet, info = UNet2DModel.from_pretrained(  # type: ignore[no-untyped-call]  # mypy sees diffusers' placeholder
             str(unet_folder), use_safetensors=True, local_files_only=True, output_loading_info=True,
             low_cpu_mem_usage=False,
         )

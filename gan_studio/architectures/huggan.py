@@ -64,7 +64,8 @@ class _UNetDown(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        out: torch.Tensor = self.model(x)
+        return out
 
 
 class _UNetUp(nn.Module):
@@ -172,7 +173,8 @@ class HugGANUNetGenerator(Generator):
         u = self.up5(u, d3)
         u = self.up6(u, d2)
         u = self.up7(u, d1)
-        return self.final(u)
+        out: torch.Tensor = self.final(u)
+        return out
 
 
 class _ResidualBlock(nn.Module):
@@ -191,7 +193,8 @@ class _ResidualBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.block(x)
+        residual: torch.Tensor = self.block(x)
+        return x + residual
 
 
 class HugGANResnetGenerator(Generator):
@@ -269,4 +272,5 @@ class HugGANResnetGenerator(Generator):
         """Translate x (N, channels, H, W) in [-1, 1]."""
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"x must have shape (N, {self.channels}, H, W), got {tuple(x.shape)}")
-        return self.model(x)
+        out: torch.Tensor = self.model(x)
+        return out

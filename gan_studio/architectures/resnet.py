@@ -67,7 +67,8 @@ class ResnetBlock(nn.Module):
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv_block(x)
+        residual: torch.Tensor = self.conv_block(x)
+        return x + residual
 
 
 class ResnetGenerator(Generator):
@@ -147,4 +148,5 @@ class ResnetGenerator(Generator):
         """Translate x (N, input_nc, H, W) in [-1, 1] to (N, output_nc, H, W) in [-1, 1]."""
         if x.dim() != 4 or x.shape[1] != self.input_nc:
             raise ValueError(f"x must have shape (N, {self.input_nc}, H, W), got {tuple(x.shape)}")
-        return self.model(x)
+        out: torch.Tensor = self.model(x)
+        return out

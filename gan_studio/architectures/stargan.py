@@ -46,7 +46,8 @@ class InstanceNorm2dWithInferenceMode(nn.InstanceNorm2d):
         return F.instance_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, inference_norm={self.inference_norm!r}"
+        base = super().extra_repr()  # type: ignore[no-untyped-call]  # unannotated in torch's _NormBase
+        return f"{base}, inference_norm={self.inference_norm!r}"
 
 
 class StarGANResidualBlock(nn.Module):
@@ -63,7 +64,8 @@ class StarGANResidualBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.main(x)
+        residual: torch.Tensor = self.main(x)
+        return x + residual
 
 
 class StarGANGenerator(Generator):
@@ -136,4 +138,5 @@ class StarGANGenerator(Generator):
         if c.dim() != 2 or c.shape != (x.shape[0], self.c_dim):
             raise ValueError(f"c must have shape (N, c_dim) = ({x.shape[0]}, {self.c_dim}), got {tuple(c.shape)}")
         tiled = c.to(x.dtype)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
-        return self.main(torch.cat([x, tiled], dim=1))
+        out: torch.Tensor = self.main(torch.cat([x, tiled], dim=1))
+        return out

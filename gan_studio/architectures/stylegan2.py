@@ -146,6 +146,8 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 class MappingNetwork(nn.Module):
     """z (+ embedded class) -> w, broadcast to ``num_ws`` and truncated around ``w_avg``."""
 
+    w_avg: torch.Tensor
+
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_ws: int, *, num_layers: int = 8,
                  embed_features: int | None = None, layer_features: int | None = None,
                  activation: str = "lrelu", lr_multiplier: float = 0.01, w_avg_beta: float | None = 0.995) -> None:
@@ -181,6 +183,9 @@ class MappingNetwork(nn.Module):
 
 class SynthesisLayer(nn.Module):
     """A modulated 3×3 convolution (×2 upsampling when ``up=2``) with noise, bias and leaky ReLU."""
+
+    resample_filter: torch.Tensor
+    noise_const: torch.Tensor
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, *, up: int = 1,
                  kernel_size: int = 3, use_noise: bool = True, resample_filter: Sequence[float] = (1, 3, 3, 1),
@@ -227,6 +232,8 @@ class ToRGBLayer(nn.Module):
 class SkipConv(nn.Module):
     """The *resnet* architecture's 1×1 upsampling shortcut (NVIDIA's ``Conv2dLayer``, no bias)."""
 
+    resample_filter: torch.Tensor
+
     def __init__(self, in_channels: int, out_channels: int, resample_filter: Sequence[float]) -> None:
         super().__init__()
         self.register_buffer("resample_filter", setup_filter(resample_filter))
@@ -240,6 +247,8 @@ class SkipConv(nn.Module):
 
 class SynthesisBlock(nn.Module):
     """One resolution: (const | conv0 ↑2) -> conv1 -> torgb, the image summed across blocks."""
+
+    resample_filter: torch.Tensor
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
                  is_last: bool, *, architecture: str = "skip", resample_filter: Sequence[float] = (1, 3, 3, 1),
@@ -418,13 +427,15 @@ class StyleGAN2Generator(Generator):
             truncation_cutoff: int | None = None) -> torch.Tensor:
         """ws [N, num_ws, w_dim] for z (and classes), truncated towards ``w_avg`` on the first
         ``truncation_cutoff`` ws (all when None)."""
-        return self.mapping(z, self.class_vector(labels, z.shape[0]), truncation, truncation_cutoff)
+        ws: torch.Tensor = self.mapping(z, self.class_vector(labels, z.shape[0]), truncation, truncation_cutoff)
+        return ws
 
     def synthesize(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         """Images from ws [N, num_ws, w_dim] (style mixing and editing work here)."""
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"unknown noise_mode {noise_mode!r}; choose one of: {', '.join(NOISE_MODES)}")
-        return self.synthesis(ws, noise_mode=noise_mode)
+        img: torch.Tensor = self.synthesis(ws, noise_mode=noise_mode)
+        return img
 
     def class_vector(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """c for the mapping network: one-hot from int64 class indices, or a float vector as given."""

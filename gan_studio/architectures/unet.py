@@ -23,6 +23,8 @@ the running statistics). The state dict keys are those of the reference in every
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -63,7 +65,8 @@ class BatchNorm2dWithInferenceMode(nn.BatchNorm2d):
         return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, inference_norm={self.inference_norm!r}"
+        base = super().extra_repr()  # type: ignore[no-untyped-call]  # unannotated in torch's _NormBase
+        return f"{base}, inference_norm={self.inference_norm!r}"
 
 
 class InferenceDropout(nn.Module):
@@ -139,7 +142,8 @@ class UnetSkipBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.outermost:
-            return self.model(x)
+            out: torch.Tensor = self.model(x)
+            return out
         # As in the reference, the in-place LeakyReLU at the start of self.model rewrites x
         # before the cat; the parent's ReLU that follows makes that equal to relu(x) anyway.
         return torch.cat([x, self.model(x)], 1)
@@ -194,15 +198,16 @@ class UnetGenerator(Generator):
         self.use_dropout = bool(use_dropout)
         self.inference_norm = inference_norm
         self.inference_dropout = bool(inference_dropout)
-        common = {"norm": norm, "inference_norm": inference_norm, "inference_dropout": self.inference_dropout}
+        skip_block = functools.partial(UnetSkipBlock, norm=norm, inference_norm=inference_norm,
+                                       inference_dropout=self.inference_dropout)
 
-        block = UnetSkipBlock(ngf * 8, ngf * 8, innermost=True, **common)
+        block = skip_block(ngf * 8, ngf * 8, innermost=True)
         for _ in range(num_downs - 5):
-            block = UnetSkipBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=self.use_dropout, **common)
-        block = UnetSkipBlock(ngf * 4, ngf * 8, submodule=block, **common)
-        block = UnetSkipBlock(ngf * 2, ngf * 4, submodule=block, **common)
-        block = UnetSkipBlock(ngf, ngf * 2, submodule=block, **common)
-        self.model = UnetSkipBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True, **common)
+            block = skip_block(ngf * 8, ngf * 8, submodule=block, use_dropout=self.use_dropout)
+        block = skip_block(ngf * 4, ngf * 8, submodule=block)
+        block = skip_block(ngf * 2, ngf * 4, submodule=block)
+        block = skip_block(ngf, ngf * 2, submodule=block)
+        self.model = skip_block(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True)
 
     @property
     def contract(self) -> Contract:
@@ -222,4 +227,5 @@ class UnetGenerator(Generator):
                 f"image size {x.shape[3]}×{x.shape[2]} is not a multiple of {step} "
                 f"(2**num_downs with num_downs={self.num_downs}); resize or pad the input"
             )
-        return self.model(x)
+        out: torch.Tensor = self.model(x)
+        return out

@@ -58,7 +58,8 @@ class DigitClassifier(nn.Module):
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(4 * w, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        logits: torch.Tensor = self.head(self.features(x))
+        return logits
 
 
 class AttributeClassifier(DigitClassifier):
@@ -88,7 +89,8 @@ class DomainClassifier(nn.Module):
         self.head = nn.Linear(cin, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).squeeze(1)
+        logits: torch.Tensor = self.head(self.features(x))
+        return logits.squeeze(1)
 
 
 EVALUATORS: dict[str, type[nn.Module]] = {

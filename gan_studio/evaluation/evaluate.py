@@ -72,6 +72,7 @@ def evaluate(model: str | Path, *, n_samples: int = 1000, seed: int = 0, device:
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     folder = _resolve_folder(model)
+    task: str | None  # as the folder's metadata says
     if (folder / "AtoB" / "config.json").is_file() and (folder / "BtoA" / "config.json").is_file():
         G_ab, _, meta = load_folder(folder / "AtoB", device)
         G_ba, _, _ = load_folder(folder / "BtoA", device)

@@ -105,7 +105,7 @@ def run_batches(run: Callable[[list[Any]], list[Any]], items: list[Any], batch_s
         chunk = items[start:start + size]
         try:
             out = run(chunk)
-        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
+        except Exception as exc:  # only out-of-memory is handled here
             if not is_out_of_memory(exc):
                 raise
             free_accelerator_memory()

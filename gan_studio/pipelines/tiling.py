@@ -181,7 +181,7 @@ def per_input_norm_layers(module: Any) -> list[Any]:
     """
     from torch import nn
 
-    found = []
+    found: list[nn.Module] = []
     for m in module.modules() if isinstance(module, nn.Module) else ():
         if isinstance(m, nn.GroupNorm):
             found.append(m)

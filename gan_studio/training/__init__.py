@@ -13,8 +13,9 @@ model card with the measured numbers. See :mod:`.loop` for the files.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .loop import Recipe, Trainer, TrainingError
 
@@ -27,15 +28,15 @@ _RECIPES: dict[str, Recipe] = {}
 def _recipes() -> dict[str, Recipe]:
     if _RECIPES:
         return _RECIPES
-    from .colorization import RECIPE as colorizer
-    from .cyclegan import RECIPE as cyclegan
-    from .diffusion import RECIPE as diffusion
-    from .digits_gan import RECIPE_CONDITIONAL as cgan
-    from .digits_gan import RECIPE_UNCONDITIONAL as dcgan
+    from .colorization import RECIPE as COLORIZER
+    from .cyclegan import RECIPE as CYCLEGAN
+    from .diffusion import RECIPE as DIFFUSION
+    from .digits_gan import RECIPE_CONDITIONAL as CGAN
+    from .digits_gan import RECIPE_UNCONDITIONAL as DCGAN
     from .evaluators import EVALUATOR_RECIPES
-    from .stargan import RECIPE as stargan
+    from .stargan import RECIPE as STARGAN
 
-    recipes = {r.name: r for r in (dcgan, cgan, cyclegan, stargan, colorizer, diffusion)}
+    recipes = {r.name: r for r in (DCGAN, CGAN, CYCLEGAN, STARGAN, COLORIZER, DIFFUSION)}
     recipes.update(EVALUATOR_RECIPES)
     _RECIPES.update(recipes)
     return _RECIPES

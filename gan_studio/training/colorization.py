@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,7 @@ def rgb_to_lab_norm(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return lab[:, :1] / 50.0 - 1.0, lab[:, 1:] / 110.0
 
 
-def lab_norm_to_rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:  # noqa: N803
+def lab_norm_to_rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`rgb_to_lab_norm`, RGB in [0, 1]."""
     from ..image_io import lab_to_rgb
 
@@ -88,7 +89,7 @@ class ColorizationTrainer(Trainer):
         if c["adv_weight"] > 0:
             loss_d = d_hinge(self.D(torch.cat([L, ab], 1)), self.D(torch.cat([L, pred.detach()], 1)))
             self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
+            loss_d.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is unannotated in torch
             self.opt_d.step()
             out["loss_d"] = float(loss_d.detach())
         ema_update(self.G_ema, self.G, c["ema_decay"] if step >= c["ema_start"] else 0.0)
@@ -103,7 +104,8 @@ class ColorizationTrainer(Trainer):
         L, ab = rgb_to_lab_norm(self.preview)
         pred = self.G_ema(L.to(self.device)).cpu()
         rows = [lab_norm_to_rgb(L, torch.zeros_like(ab)), lab_norm_to_rgb(L, pred), lab_norm_to_rgb(L, ab)]
-        return torchvision.utils.make_grid(torch.cat(rows), nrow=8, padding=2, pad_value=1.0)
+        grid: torch.Tensor = torchvision.utils.make_grid(torch.cat(rows), nrow=8, padding=2, pad_value=1.0)
+        return grid
 
     @torch.no_grad()
     def heldout_previews(self, out_dir: Path) -> list[tuple[str, str]]:

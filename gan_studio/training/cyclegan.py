@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -157,7 +158,7 @@ class CycleGANTrainer(Trainer):
         pa = self.pool_a.query(fake_a, self.data_gen).to(self.device)
         loss_d = d_lsgan(self.D_B(b), self.D_B(pb)) + d_lsgan(self.D_A(a), self.D_A(pa))
         self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        loss_d.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is unannotated in torch
         self.opt_d.step()
         out["loss_d"] = float(loss_d.detach())
         decay = c["ema_decay"] if step >= c["ema_start"] else 0.0
@@ -178,7 +179,8 @@ class CycleGANTrainer(Trainer):
         ba = self.E_BA(b)
         rows = [a, ab, self.E_BA(ab), b, ba, self.E_AB(ba)]
         tiles = torch.cat([r.cpu() for r in rows])
-        return torchvision.utils.make_grid((tiles + 1) / 2, nrow=a.shape[0], padding=2, pad_value=1.0)
+        grid: torch.Tensor = torchvision.utils.make_grid((tiles + 1) / 2, nrow=a.shape[0], padding=2, pad_value=1.0)
+        return grid
 
     @torch.no_grad()
     def full_resolution_previews(self, out_dir: Path) -> list[tuple[str, str]]:

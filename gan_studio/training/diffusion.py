@@ -18,16 +18,21 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .. import data as D
 from . import cards
 from .loop import Recipe, Trainer, ema_update
+
+if TYPE_CHECKING:
+    from diffusers.models.unets.unet_2d import UNet2DModel
+
+    from ..architectures.diffusion import DiffusionGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +85,9 @@ class DigitsDiffusionTrainer(Trainer):
 
     def __init__(self, config: Mapping[str, Any], device: torch.device, seed: int) -> None:
         super().__init__(config, device, seed)
-        from diffusers import DDPMScheduler, UNet2DModel
+        # the defining modules: mypy reads diffusers' lazy top-level names as torch-less placeholders
+        from diffusers.models.unets.unet_2d import UNet2DModel
+        from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
 
         self.x, self.y = D.load_digits_32("train")
         self.unet_kwargs = unet_kwargs(config)
@@ -129,7 +136,7 @@ class DigitsDiffusionTrainer(Trainer):
         ema_update(self.ema, self.unet, decay)
         return {"loss": float(loss.detach()), "mse": float(mse.mean().detach()), "grad_norm": float(grad_norm)}
 
-    def generator(self, *, guidance_scale: float | None = None) -> nn.Module:
+    def generator(self, *, guidance_scale: float | None = None) -> DiffusionGenerator:
         """The EMA UNet behind the studio's generator contract (a copy, eval mode)."""
         from ..architectures.diffusion import DiffusionGenerator
 
@@ -153,11 +160,11 @@ class DigitsDiffusionTrainer(Trainer):
         export_diffusion(self, out_dir)
 
 
-def save_diffusers_folder(unet: nn.Module, sched_kwargs: Mapping[str, Any], out_dir: Path,
+def save_diffusers_folder(unet: UNet2DModel, sched_kwargs: Mapping[str, Any], out_dir: Path,
                           meta: Mapping[str, Any]) -> None:
     """``save_pretrained`` the UNet (safetensors) and the DDPM scheduler into ``out_dir``, and add
     the studio's ``_gan_studio`` block to the UNet's ``config.json``."""
-    from diffusers import DDPMScheduler
+    from diffusers.schedulers.scheduling_ddpm import DDPMScheduler  # the defining module, as above
 
     out_dir.mkdir(parents=True, exist_ok=True)
     unet.cpu().eval().save_pretrained(str(out_dir), safe_serialization=True)

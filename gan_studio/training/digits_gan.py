@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -63,7 +64,9 @@ class DigitsGANTrainer(Trainer):
         if self.aux is None:
             return self.D(x, y if self.conditional else None), None
         h = self.D.features(x).sum(dim=(2, 3))
-        logits = self.D.linear(h).squeeze(1) + (self.D.embed(y) * h).sum(dim=1)
+        embed = self.D.embed
+        assert embed is not None  # aux exists only beside a conditional D
+        logits = self.D.linear(h).squeeze(1) + (embed(y) * h).sum(dim=1)
         return logits, self.aux(h)
 
     def train_step(self, step: int) -> dict[str, float]:
@@ -84,7 +87,7 @@ class DigitsGANTrainer(Trainer):
             loss_d = loss_d + c["aux_weight"] * cls_d
             out["cls_d"] = float(cls_d.detach())
         self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        loss_d.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is unannotated in torch
         self.opt_d.step()
 
         fake_logits, fake_cls = self._d(fake, y_fake)
@@ -95,14 +98,15 @@ class DigitsGANTrainer(Trainer):
             loss_g = loss_g + c["aux_weight"] * cls_g
             out["cls_g"] = float(cls_g.detach())
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        loss_g.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is unannotated in torch
         self.opt_g.step()
         decay = c["ema_decay"] if step >= c["ema_start"] else 0.0
         ema_update(self.G_ema, self.G, decay)
         return out
 
     def _generate(self, G: nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return G(z.to(self.device), y.to(self.device)) if self.conditional else G(z.to(self.device))
+        images: torch.Tensor = G(z.to(self.device), y.to(self.device)) if self.conditional else G(z.to(self.device))
+        return images
 
     @torch.no_grad()
     def recalibrate_bn(self, G: nn.Module, batches: int = 50) -> None:
@@ -136,7 +140,7 @@ class DigitsGANTrainer(Trainer):
         c = self.config
         task = "conditional" if self.conditional else "unconditional"
         model_id = "digits-cgan" if self.conditional else "digits-dcgan"
-        meta = {
+        meta: dict[str, Any] = {
             "task": task,
             "image_size": D.DIGIT_SIZE,
             "channels": 1,

@@ -45,7 +45,7 @@ class DigitsDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x).sum(dim=(2, 3))  # global sum pooling
-        out = self.linear(h).squeeze(1)
+        out: torch.Tensor = self.linear(h).squeeze(1)
         if self.embed is not None:
             if y is None:
                 raise ValueError("this discriminator is class-conditional: pass labels y")
@@ -77,7 +77,8 @@ class PatchDiscriminator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x)
+        logits: torch.Tensor = self.main(x)
+        return logits
 
 
 class StarGANDiscriminator(nn.Module):
@@ -115,4 +116,5 @@ class StarGANDiscriminator(nn.Module):
         """Content-class logits (N, n_classes); needs ``n_classes > 0``."""
         if self.content is None:
             raise ValueError("this discriminator has no content head (n_classes=0)")
-        return self.content(self.main(x)).flatten(1)
+        logits: torch.Tensor = self.content(self.main(x))
+        return logits.flatten(1)

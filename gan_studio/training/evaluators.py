@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -86,7 +87,7 @@ class ClassifierTrainer(Trainer):
         x, y = self.batch()
         loss = self.loss(self.model(x.to(self.device)), y.to(self.device))
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is unannotated in torch
         self.opt.step()
         return {"loss": float(loss.detach()), "lr": lr}
 
@@ -98,7 +99,8 @@ class ClassifierTrainer(Trainer):
         x = x[:32]
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        return torchvision.utils.make_grid((x + 1) / 2, nrow=8, padding=1)
+        grid: torch.Tensor = torchvision.utils.make_grid((x + 1) / 2, nrow=8, padding=1)
+        return grid
 
     def export(self, out_dir: Path) -> None:
         self.model.eval()

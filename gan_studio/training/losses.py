@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -43,7 +45,8 @@ def g_lsgan(fake_logits: torch.Tensor) -> torch.Tensor:
     return ((fake_logits - 1.0) ** 2).mean()
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
     """WGAN-GP: ``E[(||grad D(x_hat)||_2 - 1)^2]`` on random interpolates of real and fake.
 
     ``critic`` maps images to logits (any shape; summed).
@@ -52,7 +55,8 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator: 
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     out = critic(x_hat)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+    penalty: torch.Tensor = ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+    return penalty
 
 
 def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -117,7 +118,7 @@ class StarGANTrainer(Trainer):
 
     def export(self, out_dir: Path) -> None:
         c = self.config
-        meta = {
+        meta: dict[str, Any] = {
             "task": "multidomain",
             "image_size": D.DIGIT_SIZE,
             "channels": 3,
