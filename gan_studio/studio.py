@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import LoadedModel, ModelCache
 from .pipelines.common import ProgressFn, Result
 from .registry import ModelSpec, Registry, load_registry
+
+if TYPE_CHECKING:
+    from .pipelines.styles import StyleMix
 
 logger = logging.getLogger(__name__)
 
@@ -85,13 +88,41 @@ class Studio:
     # ---- tasks --------------------------------------------------------------------------------
     def generate(self, model: str, *, seed: int = 0, n: int = 1, label: int | str | None = None,
                  truncation: float | None = None, batch_size: int = 16,
-                 progress: ProgressFn | None = None, steps: int | None = None) -> list[Result]:
+                 progress: ProgressFn | None = None, steps: int | None = None,
+                 noise_mode: str | None = None, truncation_cutoff: int | None = None) -> list[Result]:
         """Images from seeds ``seed … seed + n - 1``; ``steps``: sampling steps of a diffusion model
-        (default: the model's; one-pass GAN generators take none)."""
+        (default: the model's; one-pass GAN generators take none); ``noise_mode`` and
+        ``truncation_cutoff``: a StyleGAN's controls."""
         from .pipelines.generation import generate
 
         return generate(self.load(model), seed=seed, n=n, label=label, truncation=truncation,
-                        batch_size=batch_size, progress=progress, steps=steps)
+                        batch_size=batch_size, progress=progress, steps=steps, noise_mode=noise_mode,
+                        truncation_cutoff=truncation_cutoff)
+
+    def style_mix(self, model: str, *, row_seeds: Sequence[int], col_seeds: Sequence[int],
+                  layers: str | Sequence[int] = "coarse", **options: Any) -> StyleMix:
+        """The style-mixing grid of a StyleGAN (see :func:`gan_studio.pipelines.styles.style_mix`)."""
+        from .pipelines.styles import style_mix
+
+        return style_mix(self.load(model), row_seeds=row_seeds, col_seeds=col_seeds, layers=layers, **options)
+
+    def w_interpolate(self, model: str, *, seed_a: int, seed_b: int, frames: int = 16, **options: Any) -> list[Result]:
+        """Frames along the line in W between two seeds of a StyleGAN."""
+        from .pipelines.styles import w_interpolate
+
+        return w_interpolate(self.load(model), seed_a=seed_a, seed_b=seed_b, frames=frames, **options)
+
+    def directions(self, model: str, *, seed: int, k: int = 5, **options: Any) -> Result:
+        """A preview grid of a StyleGAN's top-``k`` SeFa directions applied to ``seed``."""
+        from .pipelines.styles import direction_strips
+
+        return direction_strips(self.load(model), seed=seed, k=k, **options)
+
+    def edit(self, model: str, *, seed: int, amounts: Sequence[float], **options: Any) -> Result:
+        """``seed``'s image moved along the SeFa directions by ``amounts``."""
+        from .pipelines.styles import edit
+
+        return edit(self.load(model), seed=seed, amounts=amounts, **options)
 
     def interpolate(self, model: str, *, seed_a: int, seed_b: int, frames: int = 16,
                     label: int | str | None = None, truncation: float | None = None,

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import torch
 from torch import nn
 
 from ..contract import Contract, Task
@@ -77,6 +78,20 @@ class Generator(nn.Module):
     def contract(self) -> Contract:
         """How this model is called and what it tolerates (read by pipelines, runtime, UI and CLI)."""
         raise NotImplementedError(f"{type(self).__name__} does not declare its contract")
+
+    # ---- the style space (architectures with has_w_space = True override these) ---------------
+    def map(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+            truncation_cutoff: int | None = None) -> torch.Tensor:
+        """ws [N, num_ws, w_dim] for z: the mapping network of a style-based generator."""
+        raise NotImplementedError(f"{type(self).__name__} has no style space W")
+
+    def synthesize(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """Images from ws [N, num_ws, w_dim]: the synthesis network of a style-based generator."""
+        raise NotImplementedError(f"{type(self).__name__} has no style space W")
+
+    def style_affines(self) -> list[tuple[int, torch.Tensor]]:
+        """``(ws index, style weight [channels, w_dim])`` of each modulated layer (for SeFa)."""
+        raise NotImplementedError(f"{type(self).__name__} has no style space W")
 
     @property
     def config(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from ..contract import GENERATION_TASKS, Task
 from ..errors import UserInputError, WrongTaskError
 from ..models import LoadedModel
-from .common import ProgressFn, Result, provenance, report, run_batches
+from .common import ProgressFn, Result, provenance, report, run_batches, seeded
 
 MAX_SEED = 2**63 - 1
 
@@ -94,7 +94,8 @@ def num_classes_of(loaded: LoadedModel) -> int:
     return loaded.contract.num_classes or len(loaded.spec.labels) or 1
 
 
-def _class_for(seed: int, num_classes: int) -> int:
+def class_for_seed(seed: int, num_classes: int) -> int:
+    """The class a conditional generator draws for ``seed`` when the call names none."""
     import torch
 
     gen = torch.Generator(device="cpu").manual_seed(int(seed) ^ 0x5EED)
@@ -132,10 +133,30 @@ def valid_steps(steps: Any, limit: int) -> int:
     return int(value)
 
 
-def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float | None = None,
-             steps: int | None = None) -> Any:
+def style_options(loaded: LoadedModel, noise_mode: str | None, truncation_cutoff: int | None) -> dict[str, Any]:
+    """The forward keyword arguments of a style-based generator's controls, checked against its
+    contract: ``noise_mode`` (one of its ``noise_modes``) and ``truncation_cutoff`` (1 … num_ws)."""
     contract = loaded.contract
-    extra: dict[str, Any] = {}
+    out: dict[str, Any] = {}
+    if noise_mode is not None:
+        if noise_mode not in contract.noise_modes:
+            shown = ", ".join(contract.noise_modes) if contract.noise_modes else "none (it has no noise inputs)"
+            raise UserInputError(f"noise mode {noise_mode!r} is not one of model {loaded.spec.id!r}'s: {shown}")
+        out["noise_mode"] = noise_mode
+    if truncation_cutoff is not None:
+        if not contract.num_ws:
+            raise UserInputError(f"model {loaded.spec.id!r} has no style layers; a truncation cutoff applies to StyleGANs")
+        if not 1 <= int(truncation_cutoff) <= contract.num_ws:
+            raise UserInputError(f"truncation cutoff must be between 1 and {contract.num_ws} (the model's style "
+                                 f"layers), got {truncation_cutoff}")
+        out["truncation_cutoff"] = int(truncation_cutoff)
+    return out
+
+
+def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float | None = None,
+             steps: int | None = None, options: dict[str, Any] | None = None) -> Any:
+    contract = loaded.contract
+    extra: dict[str, Any] = dict(options or {})
     if contract.takes_truncation_input:  # the model applies it itself
         extra["truncation"] = 1.0 if truncation is None else truncation
     if contract.steps:
@@ -150,7 +171,7 @@ def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float 
                 out = loaded.forward(z, labels.to(loaded.device), **extra)
         return out.float().cpu()
 
-    if loaded.batcher is not None:  # concurrent requests for this model share one forward pass
+    if loaded.batcher is not None and extra.get("noise_mode") != "random":  # share passes with concurrent requests
         return loaded.batcher.run(tuple(sorted(extra.items())), z, labels, forward)
     return forward(z, labels)
 
@@ -172,10 +193,14 @@ def generate(
     batch_size: int = 16,
     progress: ProgressFn | None = None,
     steps: int | None = None,
+    noise_mode: str | None = None,
+    truncation_cutoff: int | None = None,
 ) -> list[Result]:
     """``n`` images from seeds ``seed … seed + n - 1`` (class ``label`` for conditional models).
 
     ``steps``: sampling steps of a diffusion model (default: the model's); one-pass generators take none.
+    ``noise_mode`` and ``truncation_cutoff``: a StyleGAN's controls (see :func:`style_options`); with
+    ``noise_mode="random"`` each image's noise is drawn from its own seed.
     """
     import torch
 
@@ -188,17 +213,26 @@ def generate(
     if batch_size < 1:
         raise UserInputError(f"batch size must be at least 1, got {batch_size}")
     steps = check_steps(loaded, steps, truncation)
+    options = style_options(loaded, noise_mode, truncation_cutoff)
     nz = latent_dim(loaded)
     fixed = resolve_label(loaded, label)
     conditional = loaded.task == Task.CONDITIONAL
     num_classes = num_classes_of(loaded)
     seeds = [seed + i for i in range(n)]
-    classes = [fixed if fixed is not None else _class_for(s, num_classes) for s in seeds] if conditional else None
+    classes = [fixed if fixed is not None else class_for_seed(s, num_classes) for s in seeds] if conditional else None
+
+    def run_one(i: int) -> Any:
+        z = latent_for(loaded, seeds[i], nz, truncation)[None]
+        labels = torch.tensor([classes[i]], dtype=torch.long) if classes is not None else None
+        with seeded(seeds[i], loaded.device):  # the noise inputs drawn from the image's own seed
+            return _forward(loaded, z, labels, truncation, steps, options)
 
     def run(chunk: list[int]) -> list[Any]:
+        if options.get("noise_mode") == "random":
+            return tensor_to_pil(torch.cat([run_one(i) for i in chunk]))
         z = torch.stack([latent_for(loaded, seeds[i], nz, truncation) for i in chunk])
         labels = torch.tensor([classes[i] for i in chunk], dtype=torch.long) if classes is not None else None
-        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps))
+        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps, options))
 
     results: list[Result] = []
     for images in run_batches(run, list(range(n)), batch_size):
@@ -206,7 +240,7 @@ def generate(
             i = len(results)
             cls = classes[i] if classes is not None else None
             params = provenance(loaded, seed=seeds[i], label=label_name(loaded, cls), truncation=truncation,
-                                steps=steps)
+                                steps=steps, **options)
             results.append(Result(image, params))
         report(progress, len(results) / n, f"generated {len(results)}/{n}")
     return results
@@ -251,7 +285,7 @@ def interpolate(
     za, zb = latent_for(loaded, seed_a, nz, truncation), latent_for(loaded, seed_b, nz, truncation)
     cls = resolve_label(loaded, label)
     if loaded.task == Task.CONDITIONAL and cls is None:
-        cls = _class_for(seed_a, num_classes_of(loaded))
+        cls = class_for_seed(seed_a, num_classes_of(loaded))
     ts = [i / (frames - 1) for i in range(frames)]
 
     def run(chunk: list[float]) -> list[Any]:

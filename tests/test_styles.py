@@ -1,0 +1,108 @@
+"""Working in a StyleGAN's W space: style mixing, W interpolation, SeFa directions, noise and
+truncation controls, through the studio on a small random StyleGAN2 in NVIDIA's layout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gan_studio.architectures import StyleGAN2Generator
+from gan_studio.errors import UserInputError, WrongTaskError
+from gan_studio.studio import Studio
+
+CONFIG = {"z_dim": 16, "w_dim": 16, "img_resolution": 64, "img_channels": 3, "mapping_kwargs": {"num_layers": 2},
+          "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": 256}}
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    torch.manual_seed(0)
+    G = StyleGAN2Generator(**CONFIG)
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.5)
+    return str(G.save_pretrained(tmp_path_factory.mktemp("sg2") / "tiny-stylegan2", meta={"license": "mit"}))
+
+
+@pytest.fixture(scope="module")
+def studio() -> Studio:
+    return Studio(device="cpu", precision="fp32", channels_last="off")
+
+
+def pixels(result: object) -> bytes:
+    return result.image.tobytes()  # type: ignore[attr-defined]
+
+
+def test_the_layer_groups_follow_the_resolutions(studio: Studio, model: str) -> None:
+    from gan_studio.pipelines.styles import layer_indices
+
+    loaded = studio.load(model)
+    assert loaded.contract.ws_resolutions == (4, 8, 8, 16, 16, 32, 32, 64, 64, 64)
+    assert layer_indices(loaded, "coarse") == [0, 1, 2]
+    assert layer_indices(loaded, "middle") == [3, 4, 5, 6]
+    assert layer_indices(loaded, "fine") == [7, 8, 9]
+    with pytest.raises(UserInputError, match="unknown layer group 'huge'; choose one of: coarse, middle, fine, all"):
+        layer_indices(loaded, "huge")
+
+
+def test_style_mixing_takes_the_chosen_layers_from_the_columns(studio: Studio, model: str) -> None:
+    mix = studio.style_mix(model, row_seeds=[1, 2], col_seeds=[3, 4, 5], layers="coarse")
+    assert len(mix.cells) == 2 and all(len(row) == 3 for row in mix.cells)
+    assert mix.grid.image.size == (4 * 64 + 5 * 2, 3 * 64 + 4 * 2)
+    assert mix.cells[0][0].params["style_seed"] == 3 and mix.grid.params["layers"] == "coarse"
+    row1 = studio.generate(model, seed=1)[0]
+    assert pixels(mix.rows[0]) == pixels(row1)  # the sources are the plain images of their seeds
+    cell = mix.cells[0][0]
+    assert pixels(cell) not in (pixels(row1), pixels(mix.columns[0]))  # a real mix of the two
+    # all layers from the column = the column's image
+    everything = studio.style_mix(model, row_seeds=[1], col_seeds=[3], layers="all")
+    assert pixels(everything.cells[0][0]) == pixels(everything.columns[0])
+    fine = studio.style_mix(model, row_seeds=[1], col_seeds=[3], layers="fine").cells[0][0]
+    assert pixels(fine) not in (pixels(cell), pixels(row1), pixels(mix.columns[0]))  # another subset, another mix
+
+
+def test_interpolation_in_w_ends_at_both_seeds(studio: Studio, model: str) -> None:
+    frames = studio.w_interpolate(model, seed_a=1, seed_b=2, frames=4)
+    assert [f.params["t"] for f in frames] == [0.0, 0.333333, 0.666667, 1.0] and frames[0].params["space"] == "w"
+    assert pixels(frames[0]) == pixels(studio.generate(model, seed=1)[0])
+    assert pixels(frames[-1]) == pixels(studio.generate(model, seed=2)[0])
+
+
+def test_sefa_directions_are_orthonormal_and_move_the_image(studio: Studio, model: str) -> None:
+    from gan_studio.pipelines.styles import directions
+
+    loaded = studio.load(model)
+    dirs, values = directions(loaded, k=4)
+    torch.testing.assert_close(dirs @ dirs.T, torch.eye(4), atol=1e-4, rtol=0)
+    assert values == sorted(values, reverse=True) and values[0] > values[-1] > 0
+    still = studio.edit(model, seed=7, amounts=[0.0])
+    assert pixels(still) == pixels(studio.generate(model, seed=7)[0])
+    moved = studio.edit(model, seed=7, amounts=[4.0, 0.0])
+    assert pixels(moved) != pixels(still) and moved.params["directions"] == [4.0, 0.0]
+    strip = studio.directions(model, seed=7, k=3, steps=5)
+    assert strip.image.size == (5 * 64 + 6 * 2, 3 * 64 + 4 * 2) and len(strip.params["eigenvalues"]) == 3
+
+
+def test_noise_modes_and_truncation_cutoff_are_controls_of_the_contract(studio: Studio, model: str) -> None:
+    const = studio.generate(model, seed=3)[0]
+    assert pixels(studio.generate(model, seed=3, noise_mode="const")[0]) == pixels(const)
+    none = studio.generate(model, seed=3, noise_mode="none")[0]
+    random_a = studio.generate(model, seed=3, n=2, noise_mode="random")
+    random_b = studio.generate(model, seed=3, n=1, noise_mode="random")
+    assert pixels(none) != pixels(const) and pixels(random_a[0]) == pixels(random_b[0])  # seeded per image
+    assert random_a[0].params["noise_mode"] == "random"
+    cut = studio.generate(model, seed=3, truncation=0.5, truncation_cutoff=2)[0]
+    full = studio.generate(model, seed=3, truncation=0.5)[0]
+    assert pixels(cut) != pixels(full) and cut.params["truncation_cutoff"] == 2
+    with pytest.raises(UserInputError, match="noise mode 'loud' is not one of .*: const, random, none"):
+        studio.generate(model, seed=3, noise_mode="loud")
+    with pytest.raises(UserInputError, match="truncation cutoff must be between 1 and 10"):
+        studio.generate(model, seed=3, truncation_cutoff=11)
+
+
+def test_models_without_a_style_space_say_so(studio: Studio) -> None:
+    with pytest.raises(WrongTaskError, match="has no style space W"):
+        studio.style_mix("digits-dcgan", row_seeds=[1], col_seeds=[2])
+    with pytest.raises(UserInputError, match="noise mode 'const' is not one of .*none \\(it has no noise inputs\\)"):
+        studio.generate("digits-dcgan", seed=1, noise_mode="const")
