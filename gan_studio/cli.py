@@ -135,7 +135,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     try:
         results = studio.generate(args.model, seed=args.seed, n=args.n, label=args.label,
                                   truncation=args.truncation, batch_size=args.batch_size, progress=bar,
-                                  steps=args.steps)
+                                  steps=args.steps, noise_mode=args.noise_mode,
+                                  truncation_cutoff=args.truncation_cutoff)
     finally:
         bar.close()
     if args.separate:
@@ -163,8 +164,15 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     studio = _studio(args)
     bar = _progress_bar(args.frames, "interpolating")
     try:
-        results = studio.interpolate(args.model, seed_a=args.seed_a, seed_b=args.seed_b, frames=args.frames,
-                                     label=args.label, truncation=args.truncation, progress=bar)
+        if args.space == "w":
+            results = studio.w_interpolate(args.model, seed_a=args.seed_a, seed_b=args.seed_b, frames=args.frames,
+                                           label=args.label, truncation=args.truncation, noise_mode=args.noise_mode,
+                                           progress=bar)
+        else:
+            if args.noise_mode is not None:
+                raise CliError("--noise-mode goes with --space w (interpolation in a StyleGAN's W space)")
+            results = studio.interpolate(args.model, seed_a=args.seed_a, seed_b=args.seed_b, frames=args.frames,
+                                         label=args.label, truncation=args.truncation, progress=bar)
     finally:
         bar.close()
     if out.suffix.lower() == ".gif":
@@ -217,13 +225,67 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_style_mix(args: argparse.Namespace) -> int:
+    out = _check_output(Path(args.output), args.overwrite)
+    studio = _studio(args)
+    mix = studio.style_mix(args.model, row_seeds=args.rows, col_seeds=args.cols, layers=args.layers,
+                           label=args.label, truncation=args.truncation, truncation_cutoff=args.truncation_cutoff,
+                           noise_mode=args.noise_mode)
+    _save(mix.grid.image, mix.grid.params, out, args.overwrite)
+    return 0
+
+
+def cmd_directions(args: argparse.Namespace) -> int:
+    out = _check_output(Path(args.output), args.overwrite)
+    studio = _studio(args)
+    if args.amounts:
+        result = studio.edit(args.model, seed=args.seed, amounts=args.amounts, layers=args.layers,
+                             label=args.label, truncation=args.truncation, noise_mode=args.noise_mode)
+    else:
+        result = studio.directions(args.model, seed=args.seed, k=args.k, steps=args.steps,
+                                   max_amount=args.max_amount, layers=args.layers, truncation=args.truncation,
+                                   noise_mode=args.noise_mode)
+    _save(result.image, result.params, out, args.overwrite)
+    return 0
+
+
+def _style_command(params: dict[str, Any]) -> str | None:
+    """The command of a style-space result (mixing grid, directions preview, edit), or None."""
+    model, mode = params["model"], params.get("mode")
+    layers = params.get("layers")
+    layer_arg = f" --layers {layers}" if isinstance(layers, str) else ""
+    if mode == "style-mix" and "row_seeds" in params:
+        return (f"python -m gan_studio style-mix --model {model} --rows {' '.join(map(str, params['row_seeds']))} "
+                f"--cols {' '.join(map(str, params['col_seeds']))}{layer_arg}")
+    if mode == "directions":
+        return (f"python -m gan_studio directions --model {model} --seed {params['seed']} -k {params['k']} "
+                f"--steps {params['steps']} --max-amount {params['max_amount']}{layer_arg}")
+    if mode == "edit":
+        return (f"python -m gan_studio directions --model {model} --seed {params['seed']} "
+                f"--amounts {' '.join(map(str, params['directions']))}{layer_arg}")
+    return None
+
+
+def _style_options(p: argparse.ArgumentParser) -> None:
+    """A StyleGAN's controls: noise inputs and the truncation cutoff (refused by other models)."""
+    p.add_argument("--noise-mode", choices=["const", "random", "none"],
+                   help="a StyleGAN's noise inputs: const (stored, default), random (from the seed) or none")
+    p.add_argument("--truncation-cutoff", type=int, metavar="N",
+                   help="a StyleGAN's truncation applies to the first N style layers only (default all)")
+
+
 def reproduce_command(params: dict[str, Any]) -> str | None:
     """The CLI command that reproduces an image from its provenance (None when it can't)."""
     model, task = params.get("model"), params.get("task")
     if not model:
         return None
-    if params.get("mode") == "interpolate":
+    style = _style_command(params)
+    if style is not None:
+        cmd = style
+    elif params.get("mode") == "interpolate":
         cmd = f"python -m gan_studio interpolate --model {model} --seed-a {params['seed_a']} --seed-b {params['seed_b']} --frames {params['frames']}"
+        if params.get("space") == "w":
+            cmd += " --space w"
     elif task in ("unconditional", "conditional"):
         cmd = f"python -m gan_studio generate --model {model} --seed {params.get('seed', 0)}"
         if params.get("n", 1) > 1:
@@ -254,8 +316,12 @@ def reproduce_command(params: dict[str, Any]) -> str | None:
         cmd += f" --label {params['label']}"
     if params.get("truncation") is not None:
         cmd += f" --truncation {params['truncation']}"
-    if params.get("steps") is not None and params.get("mode") != "interpolate":
+    if params.get("steps") is not None and params.get("mode") not in ("interpolate", "directions"):
         cmd += f" --steps {params['steps']}"
+    if params.get("truncation_cutoff") is not None:
+        cmd += f" --truncation-cutoff {params['truncation_cutoff']}"
+    if params.get("noise_mode") is not None:
+        cmd += f" --noise-mode {params['noise_mode']}"
     if params.get("precision"):  # recorded when not fp32 (see gan_studio.runtime)
         cmd += f" --precision {params['precision']}"
     return cmd + " -o OUT.png"
@@ -412,6 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", help="class name or index, for conditional models (default: drawn from the seed)")
     p.add_argument("--truncation", type=float, help="truncation of the latent (e.g. 0.7); default none")
     p.add_argument("--steps", type=int, help="sampling steps of a diffusion model (default: the model's)")
+    _style_options(p)
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
     p.add_argument("--cols", type=int, help="grid columns when n > 1")
     p.add_argument("--separate", action="store_true", help="write one file per image (OUT-<seed>.png)")
@@ -427,6 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=16, help="number of frames, 2-240 (default 16)")
     p.add_argument("--label", help="class for conditional models")
     p.add_argument("--truncation", type=float, help="latent truncation")
+    p.add_argument("--space", choices=["z", "w"], default="z",
+                   help="interpolate in the latent z (great circle; default) or, for a StyleGAN, in W (straight line)")
+    p.add_argument("--noise-mode", choices=["const", "random", "none"], help="a StyleGAN's noise inputs (with --space w)")
     p.add_argument("--duration", type=int, default=80, help="GIF frame duration in ms (default 80)")
     p.add_argument("-o", "--output", required=True, help="output .gif (animation) or .png (grid of frames)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -463,6 +533,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_colorize)
+
+    p = sub.add_parser("style-mix", help="a StyleGAN's style-mixing grid: rows take chosen styles from columns")
+    _common(p, runtime=True)
+    p.add_argument("--model", required=True, help="a StyleGAN: registry id, local model folder or Hub repo id")
+    p.add_argument("--rows", type=int, nargs="+", required=True, help="row seeds (their styles are the base), 1-8")
+    p.add_argument("--cols", type=int, nargs="+", required=True, help="column seeds (they give the chosen styles), 1-8")
+    p.add_argument("--layers", default="coarse", choices=["coarse", "middle", "fine", "all"],
+                   help="the styles taken from the columns: coarse (4-8 px: pose, shape), middle (16-32 px: features), "
+                        "fine (64 px and up: colours, texture) or all (default coarse)")
+    p.add_argument("--label", help="class for conditional models")
+    p.add_argument("--truncation", type=float, help="truncation psi towards the average style (default 1: none)")
+    _style_options(p)
+    p.add_argument("-o", "--output", required=True, help="output PNG (the grid, sources along the top and left)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_style_mix)
+
+    p = sub.add_parser("directions", help="a StyleGAN's semantic directions (SeFa, no training data): a preview "
+                                          "strip per direction, or one edit with --amounts")
+    _common(p, runtime=True)
+    p.add_argument("--model", required=True, help="a StyleGAN: registry id, local model folder or Hub repo id")
+    p.add_argument("--seed", type=int, default=0, help="the image to edit (default 0)")
+    p.add_argument("-k", type=int, default=5, help="how many directions, strongest first (default 5, at most 16)")
+    p.add_argument("--steps", type=int, default=5, help="images per direction in the preview, 3-11 (default 5)")
+    p.add_argument("--max-amount", type=float, default=5.0, help="the preview goes from -this to +this (default 5)")
+    p.add_argument("--amounts", type=float, nargs="+",
+                   help="instead of a preview: move the image by these amounts along directions 1, 2, …")
+    p.add_argument("--layers", default="all", choices=["coarse", "middle", "fine", "all"],
+                   help="the style layers the directions are found for and applied to (default all)")
+    p.add_argument("--label", help="class for conditional models")
+    p.add_argument("--truncation", type=float, help="truncation psi towards the average style (default 1: none)")
+    p.add_argument("--noise-mode", choices=["const", "random", "none"], help="noise inputs (default: the stored ones)")
+    p.add_argument("-o", "--output", required=True, help="output PNG")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_directions)
 
     p = sub.add_parser("info", help="print the provenance stored in a PNG made by the studio")
     p.add_argument("file", help="a PNG written by gan_studio")

@@ -106,3 +106,31 @@ def test_models_without_a_style_space_say_so(studio: Studio) -> None:
         studio.style_mix("digits-dcgan", row_seeds=[1], col_seeds=[2])
     with pytest.raises(UserInputError, match="noise mode 'const' is not one of .*none \\(it has no noise inputs\\)"):
         studio.generate("digits-dcgan", seed=1, noise_mode="const")
+
+
+@pytest.mark.parametrize("command", [
+    ["style-mix", "--rows", "1", "2", "--cols", "3", "--layers", "middle", "--truncation", "0.8"],
+    ["directions", "--seed", "4", "-k", "2", "--steps", "3", "--layers", "coarse"],
+    ["directions", "--seed", "4", "--amounts", "2.5", "-1"],
+    ["generate", "--seed", "5", "--noise-mode", "none", "--truncation", "0.7", "--truncation-cutoff", "3"],
+    ["interpolate", "--seed-a", "1", "--seed-b", "2", "--frames", "3", "--space", "w"],
+])
+def test_the_command_line_writes_what_info_reproduces(model: str, tmp_path: Path, command: list[str],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+
+    from gan_studio.cli import main
+
+    first = tmp_path / "first.png"
+    assert main([command[0], "--model", model, *command[1:], "-o", str(first), "--device", "cpu",
+                 "--precision", "fp32"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(first)]) == 0
+    again_cmd = capsys.readouterr().out.split("reproduce with:\n", 1)[1].strip()
+    again = tmp_path / "again.png"
+    argv = shlex.split(again_cmd.replace("OUT.png", str(again)))[3:]  # drop "python -m gan_studio"
+    assert main([*argv, "--device", "cpu", "--precision", "fp32"]) == 0
+    from PIL import Image
+
+    with Image.open(first) as a, Image.open(again) as b:
+        assert a.tobytes() == b.tobytes(), again_cmd
