@@ -3,6 +3,8 @@ truncation controls, through the studio on a small random StyleGAN2 in NVIDIA's 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
