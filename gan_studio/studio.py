@@ -85,6 +85,17 @@ class Studio:
             return None
         return [f for f in (local_weight_file(s) for s in sources) if f is not None]
 
+    def has_style_space(self, spec: ModelSpec) -> bool:
+        """Whether ``spec``'s architecture declares a style space W (mixing, directions), read from
+        the architecture class without loading any weights."""
+        from .architectures import architecture_class
+        from .errors import UnknownArchitectureError
+
+        try:
+            return architecture_class(spec.architecture).has_w_space
+        except UnknownArchitectureError:
+            return False
+
     # ---- tasks --------------------------------------------------------------------------------
     def generate(self, model: str, *, seed: int = 0, n: int = 1, label: int | str | None = None,
                  truncation: float | None = None, batch_size: int = 16,

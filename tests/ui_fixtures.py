@@ -38,6 +38,14 @@ UI_MODELS: dict[str, tuple[str, dict[str, Any], dict[str, Any], tuple[str, ...]]
          "description": "tiny random StarGAN for the UI tests"},
         (),
     ),
+    "ui-stylegan2": (
+        "stylegan2", {"z_dim": 8, "c_dim": 0, "w_dim": 8, "img_resolution": 16, "img_channels": 3,
+                      "mapping_kwargs": {"num_layers": 2},
+                      "synthesis_kwargs": {"channel_base": 64, "channel_max": 8, "conv_clamp": 256}},
+        {"task": "unconditional", "image_size": 16, "channels": 3, "license": "mit",
+         "description": "tiny random StyleGAN2 for the UI tests"},
+        (),
+    ),
     "ui-colorizer": (
         "colorization_unet", {"base_channels": 4, "depth": 2},
         {"task": "colorization", "image_size": 32, "channels": 3, "preprocess": {"working_size": 32},

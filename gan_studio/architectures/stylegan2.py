@@ -174,7 +174,7 @@ class MappingNetwork(nn.Module):
         assert x is not None  # z_dim or c_dim is positive (checked by the generator)
         for i in range(self.num_layers):
             x = getattr(self, f"fc{i}")(x)
-        ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])
+        ws = x.float().unsqueeze(1).repeat([1, self.num_ws, 1])  # fp32 styles (also under bf16 autocast)
         if truncation_psi != 1:
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
             ws[:, :cutoff] = self.w_avg.lerp(ws[:, :cutoff], truncation_psi)

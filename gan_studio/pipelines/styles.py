@@ -80,7 +80,7 @@ def _ws(loaded: LoadedModel, seeds: Sequence[int], label: int | str | None, trun
     psi = 1.0 if truncation is None else float(truncation)
     with loaded.inference():
         ws = loaded.module.map(z, labels, psi, truncation_cutoff)
-    return ws, classes
+    return ws.float(), classes  # fp32 styles for mixing and editing, whatever the autocast precision
 
 
 def _images(loaded: LoadedModel, ws: torch.Tensor, noise_mode: str | None, seed: int) -> list[Image.Image]:

@@ -126,6 +126,13 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                     max_images=16 if public else 64, max_frames=32 if public else 120,
                     concurrency=generate_concurrency or GENERATE_CONCURRENCY[public],
                 )
+            with gr.Tab("Style", id="style", elem_id="tab-style"):  # StyleGAN: mixing, directions, W
+                from .style import build_style_tab
+
+                build_style_tab(access=access, store=store, session_models=session_models,
+                                generate=studio.generate, style_mix=studio.style_mix, directions=studio.directions,
+                                edit=studio.edit, w_interpolate=studio.w_interpolate,
+                                max_images=8 if public else 16)
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):  # GAN vs diffusion (gan_studio/compare.py)
                 from functools import partial
 
