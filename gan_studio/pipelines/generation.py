@@ -12,7 +12,7 @@ from typing import Any
 from ..contract import GENERATION_TASKS, Task
 from ..errors import UserInputError, WrongTaskError
 from ..models import LoadedModel
-from .common import ProgressFn, Result, provenance, report, run_batches
+from .common import ProgressFn, Result, provenance, report, run_batches, seeded
 
 MAX_SEED = 2**63 - 1
 
@@ -133,7 +133,11 @@ def valid_steps(steps: Any, limit: int) -> int:
 
 
 def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float | None = None,
-             steps: int | None = None) -> Any:
+             steps: int | None = None, seeds: list[int] | None = None) -> Any:
+    """The images for latents ``z`` (and ``labels``). A model whose contract says it draws random
+    numbers at inference (``stochastic``, e.g. FastGAN's noise injections) runs one image at a time
+    with torch's global RNG seeded by that image's entry of ``seeds``, never batched with other
+    requests, so an image depends on its seed alone."""
     contract = loaded.contract
     extra: dict[str, Any] = {}
     if contract.takes_truncation_input:  # the model applies it itself
@@ -150,6 +154,16 @@ def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float 
                 out = loaded.forward(z, labels.to(loaded.device), **extra)
         return out.float().cpu()
 
+    if contract.stochastic:
+        if seeds is None or len(seeds) != len(z):
+            raise ValueError("a stochastic generator needs one seed per latent")  # internal wiring
+        import torch
+
+        outs = []
+        for i, seed in enumerate(seeds):
+            with seeded(seed, loaded.device):
+                outs.append(forward(z[i:i + 1], None if labels is None else labels[i:i + 1]))
+        return torch.cat(outs)
     if loaded.batcher is not None:  # concurrent requests for this model share one forward pass
         return loaded.batcher.run(tuple(sorted(extra.items())), z, labels, forward)
     return forward(z, labels)
@@ -198,7 +212,7 @@ def generate(
     def run(chunk: list[int]) -> list[Any]:
         z = torch.stack([latent_for(loaded, seeds[i], nz, truncation) for i in chunk])
         labels = torch.tensor([classes[i] for i in chunk], dtype=torch.long) if classes is not None else None
-        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps))
+        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps, seeds=[seeds[i] for i in chunk]))
 
     results: list[Result] = []
     for images in run_batches(run, list(range(n)), batch_size):
@@ -257,7 +271,8 @@ def interpolate(
     def run(chunk: list[float]) -> list[Any]:
         z = torch.stack([slerp(za, zb, t) for t in chunk])
         labels = torch.full((len(chunk),), cls, dtype=torch.long) if cls is not None else None
-        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps))
+        # every frame draws the same inference noise (seed_a), so only z moves
+        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps, seeds=[seed_a] * len(chunk)))
 
     results: list[Result] = []
     for images in run_batches(run, ts, batch_size, what="frames"):
