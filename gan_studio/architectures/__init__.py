@@ -24,6 +24,7 @@ from .colorization import ColorizationUNet
 from .conditional import ConditionalDCGANGenerator
 from .dcgan import DCGANGenerator
 from .diffusion import DiffusionGenerator
+from .fastgan import FastGANGenerator
 from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
 from .resnet import ResnetGenerator
 from .stargan import StarGANGenerator
@@ -39,6 +40,7 @@ __all__ = [
     "ConditionalDCGANGenerator",
     "DCGANGenerator",
     "DiffusionGenerator",
+    "FastGANGenerator",
     "Generator",
     "HugGANResnetGenerator",
     "HugGANUNetGenerator",
@@ -71,6 +73,7 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         BigGANDeepGenerator,  # pytorch-pretrained-BigGAN layout
         DiffusionGenerator,  # a diffusers UNet2DModel folder + its noise schedule
         StyleGAN2Generator,  # NVIDIA stylegan2-ada-pytorch / stylegan3 networks_stylegan2 layout
+        FastGANGenerator,  # HugGAN few-shot FastGAN (huggan/fastgan-few-shot-*)
     )
 }
 

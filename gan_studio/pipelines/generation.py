@@ -154,7 +154,12 @@ def style_options(loaded: LoadedModel, noise_mode: str | None, truncation_cutoff
 
 
 def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float | None = None,
-             steps: int | None = None, options: dict[str, Any] | None = None) -> Any:
+             steps: int | None = None, options: dict[str, Any] | None = None,
+             seeds: list[int] | None = None) -> Any:
+    """The images for latents ``z`` (and ``labels``). A model that draws random numbers at inference
+    (its contract says ``stochastic``, e.g. FastGAN's noise injections, or a StyleGAN asked for
+    ``noise_mode="random"``) runs one image at a time with torch's global RNG seeded by that image's
+    entry of ``seeds``, never batched with other requests, so an image depends on its seed alone."""
     contract = loaded.contract
     extra: dict[str, Any] = dict(options or {})
     if contract.takes_truncation_input:  # the model applies it itself
@@ -171,7 +176,17 @@ def _forward(loaded: LoadedModel, z: Any, labels: Any | None, truncation: float 
                 out = loaded.forward(z, labels.to(loaded.device), **extra)
         return out.float().cpu()
 
-    if loaded.batcher is not None and extra.get("noise_mode") != "random":  # share passes with concurrent requests
+    if contract.stochastic or extra.get("noise_mode") == "random":
+        if seeds is None or len(seeds) != len(z):
+            raise ValueError("a stochastic generator needs one seed per latent")  # internal wiring
+        import torch
+
+        outs = []
+        for i, seed in enumerate(seeds):
+            with seeded(seed, loaded.device):
+                outs.append(forward(z[i:i + 1], None if labels is None else labels[i:i + 1]))
+        return torch.cat(outs)
+    if loaded.batcher is not None:  # concurrent requests for this model share one forward pass
         return loaded.batcher.run(tuple(sorted(extra.items())), z, labels, forward)
     return forward(z, labels)
 
@@ -221,18 +236,11 @@ def generate(
     seeds = [seed + i for i in range(n)]
     classes = [fixed if fixed is not None else class_for_seed(s, num_classes) for s in seeds] if conditional else None
 
-    def run_one(i: int) -> Any:
-        z = latent_for(loaded, seeds[i], nz, truncation)[None]
-        labels = torch.tensor([classes[i]], dtype=torch.long) if classes is not None else None
-        with seeded(seeds[i], loaded.device):  # the noise inputs drawn from the image's own seed
-            return _forward(loaded, z, labels, truncation, steps, options)
-
     def run(chunk: list[int]) -> list[Any]:
-        if options.get("noise_mode") == "random":
-            return tensor_to_pil(torch.cat([run_one(i) for i in chunk]))
         z = torch.stack([latent_for(loaded, seeds[i], nz, truncation) for i in chunk])
         labels = torch.tensor([classes[i] for i in chunk], dtype=torch.long) if classes is not None else None
-        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps, options))
+        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps, options,
+                                      seeds=[seeds[i] for i in chunk]))
 
     results: list[Result] = []
     for images in run_batches(run, list(range(n)), batch_size):
@@ -291,7 +299,8 @@ def interpolate(
     def run(chunk: list[float]) -> list[Any]:
         z = torch.stack([slerp(za, zb, t) for t in chunk])
         labels = torch.full((len(chunk),), cls, dtype=torch.long) if cls is not None else None
-        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps))
+        # every frame draws the same inference noise (seed_a), so only z moves
+        return tensor_to_pil(_forward(loaded, z, labels, truncation, steps, seeds=[seed_a] * len(chunk)))
 
     results: list[Result] = []
     for images in run_batches(run, ts, batch_size, what="frames"):
