@@ -343,8 +343,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from .architectures import architecture_names, resolve_architecture, task_of_architecture
-    from .convert import build_and_load
-    from .weights import extract_state_dict, load_weight_file, save_model_folder
+    from .convert import load_converted
+    from .weights import checkpoint_extras, extract_state_dict, load_weight_file, save_model_folder
 
     src = Path(args.src)
     out = Path(args.out_dir)
@@ -365,8 +365,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise CliError("--architecture is required for this file; choose one of: "
                            + ", ".join(architecture_names()))
         architecture, kwargs = resolve_architecture(args.architecture, user_kwargs)
-        state = extract_state_dict(load_weight_file(src), args.key, source=src.name)
-        module = build_and_load(state, architecture, kwargs, source=src.name)
+        checkpoint = load_weight_file(src)
+        state = extract_state_dict(checkpoint, args.key, source=src.name)
+        module, kwargs = load_converted(state, architecture, kwargs, source=src.name,
+                                        extras=checkpoint_extras(checkpoint, state))
     task = args.task or task_of_architecture(architecture).value
     meta: dict[str, Any] = {"task": task, "converted_from": src.name, "license": args.license}
     if args.labels:
@@ -584,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(presets resnet_6blocks, resnet_9blocks), pix2pix_unet (presets unet_128, unet_256), stargan, "
                         "colorization_unet, animegan2, huggan_pix2pix_unet, huggan_cyclegan_resnet, biggan_deep, stylegan2")
     p.add_argument("--kwargs", help="constructor arguments as JSON, e.g. '{\"ngf\": 64}'")
-    p.add_argument("--key", help="key holding the state dict inside the checkpoint (e.g. state_dict, G)")
+    p.add_argument("--key", help="key holding the state dict inside the checkpoint (e.g. state_dict, G, g_ema)")
     p.add_argument("--task", help="task, if not the architecture's usual one")
     p.add_argument("--labels", nargs="*", help="class/attribute/domain names")
     p.add_argument("--image-size", type=int, help="native image size")

@@ -159,9 +159,9 @@ def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Genera
     :func:`gan_studio.folder.read_model_folder`) overrides the spec's architecture and kwargs.
     """
     from .architectures import architecture_class, resolve_architecture
-    from .convert import build_and_load, from_network_pickle
+    from .convert import from_network_pickle, load_converted
     from .folder import read_model_folder
-    from .weights import extract_state_dict, load_weight_file
+    from .weights import checkpoint_extras, extract_state_dict, load_weight_file
 
     source = spec.source_for(variant)
     if architecture_class(spec.architecture).own_folder_format:
@@ -182,8 +182,10 @@ def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Genera
             module, architecture, kwargs = from_network_pickle(weights, network=source.key or "G_ema")
         else:
             architecture, kwargs = resolve_architecture(architecture, kwargs)
-            state = extract_state_dict(load_weight_file(weights), source.key, source=weights.name)
-            module = build_and_load(state, architecture, kwargs, source=f"{spec.id} ({weights.name})")
+            checkpoint = load_weight_file(weights)
+            state = extract_state_dict(checkpoint, source.key, source=weights.name)
+            module, kwargs = load_converted(state, architecture, kwargs, source=f"{spec.id} ({weights.name})",
+                                            extras=checkpoint_extras(checkpoint, state))
     module.eval()
     module.requires_grad_(False)
     return module, architecture, kwargs, revision

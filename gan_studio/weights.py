@@ -4,7 +4,8 @@ Rules (see docs/security.md):
 
 * ``.safetensors`` first. Pickle-based files (``.bin``, ``.pth``, ``.pt``, ``.ckpt``) only through
   ``torch.load(..., weights_only=True)`` passed explicitly; there is no fallback to full unpickling,
-  so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn it on.
+  so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn it on. The one class added to torch's allow-list,
+  for that call only, is ``argparse.Namespace`` (training scripts save their ``args`` beside the weights).
 * A pickled whole module (or any object that is not tensors in dicts) is refused with a message
   that names the file.
 * Our folder format is huggingface_hub's ``PyTorchModelHubMixin`` layout: ``config.json`` (the
@@ -29,7 +30,8 @@ SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".bin", ".pth", ".pt", ".ckpt", ".tar")  # .tar: torch.save files named .pth.tar
 WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
 # Keys under which training scripts commonly nest a generator's state dict.
-NESTING_KEYS = ("state_dict", "model_state_dict", "netG_state_dict", "generator", "G", "netG", "model", "params_ema")
+NESTING_KEYS = ("state_dict", "model_state_dict", "netG_state_dict", "g_ema", "generator", "G", "netG", "model",
+                "params_ema")
 
 
 def load_weight_file(path: str | os.PathLike[str]) -> Any:
@@ -54,10 +56,14 @@ def load_weight_file(path: str | os.PathLike[str]) -> Any:
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{path.name}: not a valid safetensors file ({exc})") from None
     if suffix in PICKLE_SUFFIXES:
+        import argparse
         import pickle
 
         try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+            # argparse.Namespace: training scripts (rosinality's train.py) save their ``args`` next to the
+            # weights; allowed for this call only, it is rebuilt as a plain attribute bag (no code runs)
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(
@@ -109,6 +115,16 @@ def extract_state_dict(obj: Any, key: str | None = None, *, source: str = "check
             f"pass the key that holds the generator's weights (--key)"
         )
     raise CheckpointError(f"{source}: holds a {type(obj).__name__}, not a state dict")
+
+
+def checkpoint_extras(obj: Any, state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """The tensors a checkpoint keeps at its top level next to the state dict it holds (rosinality's
+    ``latent_avg`` beside ``g_ema``); empty for a bare state dict."""
+    import torch
+
+    if not isinstance(obj, Mapping) or obj is state_dict or set(obj) == set(state_dict):
+        return {}
+    return {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
 
 
 def load_strict(module: Any, state_dict: Mapping[str, Any], *, source: str) -> None:
