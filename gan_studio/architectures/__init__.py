@@ -25,6 +25,7 @@ from .conditional import ConditionalDCGANGenerator
 from .dcgan import DCGANGenerator
 from .diffusion import DiffusionGenerator
 from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
+from .pggan import PGGANGenerator
 from .resnet import ResnetGenerator
 from .stargan import StarGANGenerator
 from .stylegan2 import StyleGAN2Generator
@@ -42,6 +43,7 @@ __all__ = [
     "Generator",
     "HugGANResnetGenerator",
     "HugGANUNetGenerator",
+    "PGGANGenerator",
     "ResnetGenerator",
     "StarGANGenerator",
     "StyleGAN2Generator",
@@ -71,6 +73,7 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         BigGANDeepGenerator,  # pytorch-pretrained-BigGAN layout
         DiffusionGenerator,  # a diffusers UNet2DModel folder + its noise schedule
         StyleGAN2Generator,  # NVIDIA stylegan2-ada-pytorch / stylegan3 networks_stylegan2 layout
+        PGGANGenerator,  # genforce models/pggan_generator.py (huggan/pggan-celebahq-1024)
     )
 }
 
