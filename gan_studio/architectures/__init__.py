@@ -28,6 +28,7 @@ from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
 from .pggan import PGGANGenerator
 from .resnet import ResnetGenerator
 from .stargan import StarGANGenerator
+from .stylegan1 import StyleGANv1Generator
 from .stylegan2 import StyleGAN2Generator
 from .unet import UnetGenerator
 
@@ -47,6 +48,7 @@ __all__ = [
     "ResnetGenerator",
     "StarGANGenerator",
     "StyleGAN2Generator",
+    "StyleGANv1Generator",
     "UnetGenerator",
     "accepted_kwargs",
     "architecture_class",
@@ -74,6 +76,7 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         DiffusionGenerator,  # a diffusers UNet2DModel folder + its noise schedule
         StyleGAN2Generator,  # NVIDIA stylegan2-ada-pytorch / stylegan3 networks_stylegan2 layout
         PGGANGenerator,  # genforce models/pggan_generator.py (huggan/pggan-celebahq-1024)
+        StyleGANv1Generator,  # genforce models/stylegan_generator.py (huggan/stylegan_animeface512)
     )
 }
 

@@ -81,7 +81,8 @@ def upsample_nearest(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2, mode="nearest")
 
 
-def grow_image(x: torch.Tensor, lod: float, num_blocks: int, run_block: Callable[[int, torch.Tensor], torch.Tensor],
+def grow_image(x: torch.Tensor | None, lod: float, num_blocks: int,
+               run_block: Callable[[int, torch.Tensor | None], torch.Tensor],
                to_rgb: Callable[[int, torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """genforce's progressive loop: run the blocks up to level of detail ``lod`` (0 = all of them),
     take the ToRGB image of the last one run, blending (for a fractional lod) the last ToRGB with the
@@ -93,6 +94,7 @@ def grow_image(x: torch.Tensor, lod: float, num_blocks: int, run_block: Callable
         current_lod = num_blocks - 1 - block
         if lod < current_lod + 1:
             x = run_block(block, x)
+        assert x is not None
         if current_lod - 1 < lod <= current_lod:
             image = to_rgb(block, x)
         elif current_lod < lod < current_lod + 1:
@@ -209,7 +211,7 @@ class PGGANGenerator(Generator):
             x = torch.cat((x, label.to(x.dtype)), dim=1)
         x = x.reshape(n, -1, 1, 1)
 
-        def run_block(block: int, h: torch.Tensor) -> torch.Tensor:
+        def run_block(block: int, h: torch.Tensor | None) -> torch.Tensor:
             out: torch.Tensor = getattr(self, f"layer{2 * block + 1}")(getattr(self, f"layer{2 * block}")(h))
             return out
 
