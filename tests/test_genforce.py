@@ -183,6 +183,31 @@ def test_the_published_configs_have_the_published_keys() -> None:
     assert len(sg) == 2 * 8 + 1 + 1 + 16 * 6 + 7 + 2 * 8  # mapping, w_avg, lod, 16 layers, blur kernels, outputs
 
 
+@pytest.mark.parametrize("case", [*sorted(PGGAN), *sorted(STYLEGAN)])
+def test_the_layout_is_recognised_and_its_config_read_off_the_shapes(reference: dict[str, torch.Tensor],
+                                                                     case: str) -> None:
+    from gan_studio.convert import build_and_load, detect_architecture, guess_kwargs
+
+    name = "pggan" if case in PGGAN else "stylegan1"
+    config = {**PGGAN, **STYLEGAN}[case]
+    sd = state_dict_of(reference, case)
+    assert detect_architecture(sd) == name
+    guessed = guess_kwargs(sd, name)
+    unseen = {"z_space_dim", "label_size"} if name == "pggan" and config["label_size"] else set()
+    assert {k: v for k, v in guessed.items() if k not in unseen} == {
+        k: config[k] for k in guessed if k not in unseen}
+    assert {"resolution", "fmaps_base", "fmaps_max", "image_channels"} <= set(guessed)
+    build_and_load(sd, name, guessed)  # strict: the guessed config has the checkpoint's layout
+
+
+def test_a_wrong_config_gets_a_hint(reference: dict[str, torch.Tensor]) -> None:
+    from gan_studio.convert import build_and_load
+    from gan_studio.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match='hint: .*\'stylegan1\' with .*"resolution": 16'):
+        build_and_load(state_dict_of(reference, "sg16"), "stylegan1", {**STYLEGAN["sg16"], "resolution": 32})
+
+
 def genforce_checkpoint(path: Path, state_dict: dict[str, torch.Tensor]) -> Path:
     """A ``pytorch_model.bin`` as genforce's runners save it: the EMA generator under ``generator_smooth``
     next to the trained one under ``generator``."""
