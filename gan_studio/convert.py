@@ -260,6 +260,10 @@ def detect_architecture(state_dict: Mapping[str, Any]) -> str | None:
         return "huggan_pix2pix_unet"
     if "embeddings.weight" in keys and any(k.startswith("generator.gen_z.") for k in keys):
         return "biggan_deep"
+    if "truncation.w_avg" in keys and "synthesis.lod" in keys:
+        return "stylegan1"  # genforce's StyleGAN
+    if "lod" in keys and "layer0.weight" in keys and "output0.weight" in keys:
+        return "pggan"  # genforce's ProGAN
     if any(k.startswith("first_layer.") for k in keys) and any(k.startswith("trunk.") for k in keys):
         return "stargan"  # Lornatang's names for the StarGAN generator
     if all(_SEQ_INDEX.match(k) for k in keys):
@@ -280,8 +284,8 @@ def _looks_like_dcgan(state_dict: Mapping[str, Any], keys: list[str], prefix: st
 def guess_kwargs(state_dict: Mapping[str, Any], architecture: str) -> dict[str, Any]:
     """Best-effort constructor kwargs read off a state dict's keys and shapes.
 
-    Covers the published layouts (``dcgan``, ``cyclegan_resnet``, ``pix2pix_unet``, ``stargan``);
-    returns ``{}`` for others. Only what the weights reveal is returned (e.g. not ``use_dropout``
+    Covers the published layouts (``dcgan``, ``cyclegan_resnet``, ``pix2pix_unet``, ``stargan``, genforce's
+    ``pggan`` and ``stylegan1``); returns ``{}`` for others. Only what the weights reveal is returned (e.g. not ``use_dropout``
     for pix2pix, which adds no keys), so callers merge it over defaults.
     """
     from .architectures import resolve_architecture
@@ -350,6 +354,8 @@ def guess_kwargs(state_dict: Mapping[str, Any], architecture: str) -> dict[str, 
             out["synthesis_kwargs"] = {"channel_base": channel_config[0], "channel_max": channel_config[1],
                                        "conv_clamp": None, "architecture": "skip"}
         return out
+    if arch in ("pggan", "stylegan1"):
+        return _guess_genforce_kwargs(sd, arch)
     if arch == "stargan":
         blocks = {int(m.group(1)) for k in sd if (m := _STARGAN_BLOCK.match(k))}
         out = {"repeat_num": len(blocks)}
@@ -358,6 +364,45 @@ def guess_kwargs(state_dict: Mapping[str, Any], architecture: str) -> dict[str, 
             out["c_dim"] = int(sd["main.0.weight"].shape[1]) - 3
         return out
     return {}
+
+
+def _guess_genforce_kwargs(sd: Mapping[str, Any], arch: str) -> dict[str, Any]:
+    """genforce ProGAN / StyleGAN v1 kwargs from the shapes: resolution (one ToRGB per block), channels
+    (``fmaps_base`` = the last block's channels × resolution, ``fmaps_max`` = the first block's), and the
+    mapping network. PGGAN's ``label_size`` is not separable from ``z_space_dim`` (0 is assumed);
+    StyleGAN's ``fused_scale`` leaves no trace in the weights."""
+    prefix = "synthesis." if arch == "stylegan1" else ""
+    outputs = sum(1 for k in sd if re.fullmatch(rf"{re.escape(prefix)}output\d+\.weight", k))
+    if outputs == 0 or f"{prefix}output0.weight" not in sd:
+        return {}
+    resolution = 4 * 2 ** (outputs - 1)
+    channels = [int(sd[f"{prefix}output{i}.weight"].shape[1]) for i in range(outputs)]
+    out: dict[str, Any] = {"resolution": resolution, "image_channels": int(sd[f"{prefix}output0.weight"].shape[0]),
+                           "fmaps_base": channels[-1] * resolution, "fmaps_max": channels[0]}
+    if arch == "pggan":
+        if "layer0.weight" in sd:
+            out["z_space_dim"] = int(sd["layer0.weight"].shape[1])
+        first = [tuple(sd[f"layer{2 * i}.weight"].shape[:2]) for i in range(1, outputs) if f"layer{2 * i}.weight" in sd]
+        swapped = [(channels[i], channels[i + 1]) for i in range(outputs - 1) if channels[i] != channels[i + 1]]
+        if swapped and first:  # a transposed convolution stores [in, out], a convolution [out, in]
+            out["fused_scale"] = all(pair in first for pair in swapped)
+        return out
+    dense = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(r"mapping\.dense(\d+)\.weight", k)))
+    if not dense or "synthesis.layer0.style.weight" not in sd:
+        return out
+    label = sd.get("mapping.label_weight")
+    w_dim = int(sd["synthesis.layer0.style.weight"].shape[1])
+    out.update(label_size=int(label.shape[0]) if label is not None else 0, w_space_dim=w_dim,
+               z_space_dim=int(sd["mapping.dense0.weight"].shape[1]) // (2 if label is not None else 1),
+               mapping_layers=len(dense), const_input="synthesis.layer0.const" in sd)
+    if len(dense) > 1:
+        out["mapping_fmaps"] = int(sd["mapping.dense0.weight"].shape[0])
+    if "truncation.w_avg" in sd:
+        out["repeat_w"] = int(sd["truncation.w_avg"].numel()) == w_dim
+    noise = sd.get("synthesis.layer0.apply_noise.noise")
+    if noise is not None and channels[0] > 1:
+        out["noise_type"] = "spatial" if int(noise.shape[1]) == 1 else "channel"
+    return out
 
 
 def mismatch_hint(state_dict: Mapping[str, Any], architecture: str, kwargs: Mapping[str, Any]) -> str | None:

@@ -29,9 +29,11 @@ logger = logging.getLogger(__name__)
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".bin", ".pth", ".pt", ".ckpt", ".tar")  # .tar: torch.save files named .pth.tar
 WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
-# Keys under which training scripts commonly nest a generator's state dict.
-NESTING_KEYS = ("state_dict", "model_state_dict", "netG_state_dict", "g_ema", "generator", "G", "netG", "model",
-                "params_ema")
+# Keys under which training scripts commonly nest a generator's state dict. The moving-average
+# generator comes before the raw one: rosinality's g_ema (next to g), genforce's generator_smooth
+# (next to generator).
+NESTING_KEYS = ("state_dict", "model_state_dict", "netG_state_dict", "g_ema", "generator_smooth", "generator", "G",
+                "netG", "model", "params_ema")
 
 
 def load_weight_file(path: str | os.PathLike[str]) -> Any:

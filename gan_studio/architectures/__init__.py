@@ -26,8 +26,10 @@ from .dcgan import DCGANGenerator
 from .diffusion import DiffusionGenerator
 from .fastgan import FastGANGenerator
 from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
+from .pggan import PGGANGenerator
 from .resnet import ResnetGenerator
 from .stargan import StarGANGenerator
+from .stylegan1 import StyleGANv1Generator
 from .stylegan2 import StyleGAN2Generator
 from .unet import UnetGenerator
 
@@ -44,9 +46,11 @@ __all__ = [
     "Generator",
     "HugGANResnetGenerator",
     "HugGANUNetGenerator",
+    "PGGANGenerator",
     "ResnetGenerator",
     "StarGANGenerator",
     "StyleGAN2Generator",
+    "StyleGANv1Generator",
     "UnetGenerator",
     "accepted_kwargs",
     "architecture_class",
@@ -74,6 +78,8 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         DiffusionGenerator,  # a diffusers UNet2DModel folder + its noise schedule
         StyleGAN2Generator,  # NVIDIA stylegan2-ada-pytorch / stylegan3 networks_stylegan2 layout
         FastGANGenerator,  # HugGAN few-shot FastGAN (huggan/fastgan-few-shot-*)
+        PGGANGenerator,  # genforce models/pggan_generator.py (huggan/pggan-celebahq-1024)
+        StyleGANv1Generator,  # genforce models/stylegan_generator.py (huggan/stylegan_animeface512)
     )
 }
 

@@ -54,7 +54,8 @@ class SpectralConv(nn.Module):
         self._conv = nn.utils.spectral_norm(conv)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv(x)
+        y: torch.Tensor = self._conv(x)
+        return y
 
 
 def conv(in_ch: int, out_ch: int, kernel: int) -> SpectralConv:
@@ -118,7 +119,8 @@ class SLEBlock(nn.Module):
                                      conv(out_ch, out_ch, 1), nn.Sigmoid())
 
     def forward(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
-        return high * self._layers(low)
+        gate: torch.Tensor = self._layers(low)
+        return high * gate
 
 
 class FastGANGenerator(Generator):
