@@ -136,3 +136,21 @@ def test_the_command_line_writes_what_info_reproduces(model: str, tmp_path: Path
 
     with Image.open(first) as a, Image.open(again) as b:
         assert a.tobytes() == b.tobytes(), again_cmd
+
+
+def test_stylegan_v1_works_in_w_the_same_way(studio: Studio, tmp_path: Path) -> None:
+    from gan_studio.architectures import StyleGANv1Generator
+    from gan_studio.pipelines.styles import directions, layer_indices
+
+    torch.manual_seed(1)
+    folder = StyleGANv1Generator(resolution=16, z_space_dim=8, w_space_dim=8, mapping_layers=2, mapping_fmaps=8,
+                                 fmaps_base=64, fmaps_max=8).save_pretrained(tmp_path / "tiny-stylegan1")
+    model = str(folder)
+    loaded = studio.load(model)
+    assert loaded.contract.ws_resolutions == (4, 4, 8, 8, 16, 16) and layer_indices(loaded, "coarse") == [0, 1, 2, 3]
+    mix = studio.style_mix(model, row_seeds=[1], col_seeds=[2], layers="all")
+    assert pixels(mix.cells[0][0]) == pixels(mix.columns[0])
+    frames = studio.w_interpolate(model, seed_a=1, seed_b=2, frames=3)
+    assert pixels(frames[-1]) == pixels(studio.generate(model, seed=2)[0])
+    dirs, _ = directions(loaded, k=3, layers="middle")
+    torch.testing.assert_close(dirs @ dirs.T, torch.eye(3), atol=1e-4, rtol=0)

@@ -301,6 +301,7 @@ class StyleGANv1Generator(Generator):
 
     architecture = "stylegan1"
     default_task = Task.UNCONDITIONAL
+    has_w_space = True
 
     def __init__(self, resolution: int = 1024, z_space_dim: int = 512, w_space_dim: int = 512, label_size: int = 0,
                  mapping_layers: int = 8, mapping_fmaps: int = 512, mapping_lr_mul: float = 0.01,
@@ -339,7 +340,35 @@ class StyleGANv1Generator(Generator):
     def contract(self) -> Contract:
         return Contract(task=Task.CONDITIONAL if self.label_size else Task.UNCONDITIONAL,
                         latent_dim=self.z_space_dim, num_classes=self.label_size, truncation="w",
-                        out_channels=self.image_channels, native_size=self.resolution)
+                        out_channels=self.image_channels, native_size=self.resolution,
+                        ws_resolutions=tuple(INIT_RES * 2 ** (i // 2) for i in range(self.num_layers)),
+                        noise_modes=NOISE_MODES)
+
+    def map(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+            truncation_cutoff: int | None = None) -> torch.Tensor:
+        """One code per layer, wp [N, num_layers, w_dim], truncated towards ``w_avg`` on the first
+        ``truncation_cutoff`` layers (all when None)."""
+        if truncation_cutoff is not None and not 0 <= truncation_cutoff <= self.num_layers:
+            raise ValueError(f"truncation_cutoff must be in 0 … {self.num_layers}, got {truncation_cutoff}")
+        n = z.shape[0]
+        if z.numel() != n * self.z_space_dim:
+            raise ValueError(f"z must have shape (N, {self.z_space_dim}), got {tuple(z.shape)}")
+        label = class_vector(labels, self.label_size, n, name="StyleGAN")
+        w = self.mapping(z.reshape(n, self.z_space_dim), label)
+        wp: torch.Tensor = self.truncation(w.float(), float(truncation), truncation_cutoff)
+        return wp
+
+    def synthesize(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """Images from per-layer codes wp [N, num_layers, w_dim]."""
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"unknown noise_mode {noise_mode!r}; choose one of: {', '.join(NOISE_MODES)}")
+        image: torch.Tensor = self.synthesis(ws, noise_mode)
+        return torch.tanh(image) if self.final_tanh else image
+
+    def style_affines(self) -> list[tuple[int, torch.Tensor]]:
+        """``(layer, effective style weight [2·channels, w_dim])`` of each ``layer{i}.style``."""
+        return [(i, getattr(self.synthesis, f"layer{i}").style.weight * getattr(self.synthesis, f"layer{i}").style.wscale)
+                for i in range(self.num_layers)]
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
                 truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:
@@ -349,15 +378,4 @@ class StyleGANv1Generator(Generator):
         towards ``w_avg``; ``noise_mode``: ``"const"`` the stored noise (genforce's
         ``randomize_noise=False``), ``"random"`` fresh ``torch.randn``, ``"none"`` no noise.
         """
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"unknown noise_mode {noise_mode!r}; choose one of: {', '.join(NOISE_MODES)}")
-        if truncation_cutoff is not None and not 0 <= truncation_cutoff <= self.num_layers:
-            raise ValueError(f"truncation_cutoff must be in 0 … {self.num_layers}, got {truncation_cutoff}")
-        n = z.shape[0]
-        if z.numel() != n * self.z_space_dim:
-            raise ValueError(f"z must have shape (N, {self.z_space_dim}), got {tuple(z.shape)}")
-        label = class_vector(labels, self.label_size, n, name="StyleGAN")
-        w = self.mapping(z.reshape(n, self.z_space_dim), label)
-        wp = self.truncation(w, float(truncation), truncation_cutoff)
-        image = self.synthesis(wp, noise_mode)
-        return torch.tanh(image) if self.final_tanh else image
+        return self.synthesize(self.map(z, labels, truncation, truncation_cutoff), noise_mode)
