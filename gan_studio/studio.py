@@ -17,6 +17,7 @@ from .pipelines.common import ProgressFn, Result
 from .registry import ModelSpec, Registry, load_registry
 
 if TYPE_CHECKING:
+    from .pipelines.projection import Projection
     from .pipelines.styles import StyleMix
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,12 @@ class Studio:
         from .pipelines.styles import direction_strips
 
         return direction_strips(self.load(model), seed=seed, k=k, **options)
+
+    def project(self, model: str, image: Any, **options: Any) -> Projection:
+        """Project a photo into a StyleGAN's W / W+ (see :func:`gan_studio.pipelines.projection.project`)."""
+        from .pipelines.projection import project
+
+        return project(self.load(model), image, **options)
 
     def edit(self, model: str, *, seed: int, amounts: Sequence[float], **options: Any) -> Result:
         """``seed``'s image moved along the SeFa directions by ``amounts``."""

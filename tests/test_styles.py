@@ -154,3 +154,28 @@ def test_stylegan_v1_works_in_w_the_same_way(studio: Studio, tmp_path: Path) -> 
     assert pixels(frames[-1]) == pixels(studio.generate(model, seed=2)[0])
     dirs, _ = directions(loaded, k=3, layers="middle")
     torch.testing.assert_close(dirs @ dirs.T, torch.eye(3), atol=1e-4, rtol=0)
+
+
+def test_a_photo_projects_into_w_and_is_edited_like_a_generated_image(studio: Studio, model: str) -> None:
+    import threading
+
+    import torch.nn.functional as F
+
+    from gan_studio.image_io import pil_to_tensor
+
+    target = studio.generate(model, seed=11)[0].image  # a photo the generator can make exactly
+    far = studio.generate(model, seed=12)[0].image
+    projection = studio.project(model, target, steps=60, space="w+", seed=0)
+    assert len(projection.losses) == 60 and not projection.stopped
+    assert projection.losses[-1] < projection.losses[0] * 0.7  # the loss really went down
+    got = pil_to_tensor(projection.result.image)
+    assert F.mse_loss(got, pil_to_tensor(target)) < F.mse_loss(got, pil_to_tensor(far))  # closer to its target
+    assert projection.result.params["mode"] == "projection" and projection.result.params["loss"] == "pixel"
+    edited = studio.edit(model, seed=0, amounts=[3.0], ws=projection.ws)
+    assert edited.params["projected"] is True and "seed" not in edited.params
+    assert edited.image.tobytes() != projection.result.image.tobytes()
+    stop = threading.Event()
+    stop.set()
+    assert studio.project(model, target, steps=50, stop=stop).stopped  # cancelled before the first step
+    with pytest.raises(UserInputError, match="steps must be between 1 and 1000"):
+        studio.project(model, target, steps=0)

@@ -37,7 +37,8 @@ MAX_GRID = 8  # row and column seeds of a mixing grid, each
 MAX_DIRECTIONS = 16
 
 
-def _require_w(loaded: LoadedModel) -> int:
+def require_w_space(loaded: LoadedModel) -> int:
+    """The number of style vectors of ``loaded``; :class:`WrongTaskError` for a model without a W space."""
     num_ws = loaded.contract.num_ws
     if not num_ws:
         raise WrongTaskError(f"model {loaded.spec.id!r} ({loaded.architecture}) has no style space W; style mixing "
@@ -47,7 +48,7 @@ def _require_w(loaded: LoadedModel) -> int:
 
 def layer_indices(loaded: LoadedModel, layers: str | Sequence[int]) -> list[int]:
     """The ws indices of a layer group (``coarse``, ``middle``, ``fine``, ``all``) or of explicit indices."""
-    num_ws = _require_w(loaded)
+    num_ws = require_w_space(loaded)
     resolutions = loaded.contract.ws_resolutions
     if isinstance(layers, str):
         if layers not in LAYER_GROUPS:
@@ -115,7 +116,7 @@ def style_mix(loaded: LoadedModel, *, row_seeds: Sequence[int], col_seeds: Seque
     column seed."""
     from ..image_io import make_grid
 
-    _require_w(loaded)
+    require_w_space(loaded)
     options = style_options(loaded, noise_mode, truncation_cutoff)
     noise = options.get("noise_mode")
     if not row_seeds or not col_seeds or len(row_seeds) > MAX_GRID or len(col_seeds) > MAX_GRID:
@@ -159,7 +160,7 @@ def w_interpolate(loaded: LoadedModel, *, seed_a: int, seed_b: int, frames: int 
     """``frames`` images along the straight line in W from ``w(seed_a)`` to ``w(seed_b)``."""
     import torch
 
-    _require_w(loaded)
+    require_w_space(loaded)
     if not 2 <= frames <= 240:
         raise UserInputError(f"frames must be between 2 and 240, got {frames}")
     noise = style_options(loaded, noise_mode, None).get("noise_mode")
@@ -185,7 +186,7 @@ def directions(loaded: LoadedModel, *, k: int = 5, layers: str | Sequence[int] =
     their eigenvalues (how strongly each moves those layers' styles)."""
     import torch
 
-    _require_w(loaded)
+    require_w_space(loaded)
     if not 1 <= k <= MAX_DIRECTIONS:
         raise UserInputError(f"k (directions) must be between 1 and {MAX_DIRECTIONS}, got {k}")
     chosen = set(layer_indices(loaded, layers))
@@ -199,9 +200,10 @@ def directions(loaded: LoadedModel, *, k: int = 5, layers: str | Sequence[int] =
 
 def edit(loaded: LoadedModel, *, seed: int, amounts: Sequence[float], k: int | None = None,
          layers: str | Sequence[int] = "all", label: int | str | None = None, truncation: float | None = None,
-         noise_mode: str | None = None) -> Result:
-    """The image of ``seed`` moved along the SeFa directions by ``amounts`` (one per direction, in
-    units of the direction's length in W) on the ``layers`` it was found for."""
+         noise_mode: str | None = None, ws: torch.Tensor | None = None) -> Result:
+    """The image of ``seed`` (or of the styles ``ws`` [1, num_ws, w_dim], e.g. a projected photo's)
+    moved along the SeFa directions by ``amounts`` (one per direction, in units of the direction's
+    length in W) on the ``layers`` it was found for."""
     if not amounts:
         raise UserInputError("give at least one amount (one per direction)")
     dirs, _ = directions(loaded, k=k or len(amounts), layers=layers)
@@ -209,12 +211,21 @@ def edit(loaded: LoadedModel, *, seed: int, amounts: Sequence[float], k: int | N
         raise UserInputError(f"{len(amounts)} amounts for {dirs.shape[0]} directions")
     chosen = layer_indices(loaded, layers)
     noise = style_options(loaded, noise_mode, None).get("noise_mode")
-    ws, _ = _ws(loaded, [seed], label, truncation, None)
+    import torch
+
+    projected = ws is not None
+    if ws is None:
+        ws, _ = _ws(loaded, [seed], label, truncation, None)
+    elif tuple(ws.shape[1:]) != (loaded.contract.num_ws, ws.shape[-1]) or ws.shape[0] != 1:
+        raise UserInputError(f"styles must have shape (1, {loaded.contract.num_ws}, w_dim), got {tuple(ws.shape)}")
+    else:
+        ws = ws.to(loaded.device, torch.float32)
     delta = sum(float(a) * dirs[i] for i, a in enumerate(amounts)).to(ws.device, ws.dtype)  # type: ignore[union-attr]
     ws = ws.clone()
     ws[:, chosen] += delta
     image = _images(loaded, ws, noise, seed)[0]
-    params = provenance(loaded, mode="edit", seed=seed, directions=[round(float(a), 4) for a in amounts],
+    params = provenance(loaded, mode="edit", seed=None if projected else seed, projected=projected or None,
+                        directions=[round(float(a), 4) for a in amounts],
                         layers=layers if isinstance(layers, str) else chosen, truncation=truncation, noise_mode=noise)
     return Result(image, params)
 
