@@ -477,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--architecture",
                    help="the layout of the weights (not needed for a .pkl): dcgan, conditional_dcgan, cyclegan_resnet "
                         "(presets resnet_6blocks, resnet_9blocks), pix2pix_unet (presets unet_128, unet_256), stargan, "
-                        "colorization_unet, animegan2, huggan_pix2pix_unet, huggan_cyclegan_resnet, biggan_deep, stylegan2")
+                        "colorization_unet, animegan2, huggan_pix2pix_unet, huggan_cyclegan_resnet, biggan_deep, stylegan2, "
+                        "stylegan3")
     p.add_argument("--kwargs", help="constructor arguments as JSON, e.g. '{\"ngf\": 64}'")
     p.add_argument("--key", help="key holding the state dict inside the checkpoint (e.g. state_dict, G)")
     p.add_argument("--task", help="task, if not the architecture's usual one")

@@ -28,6 +28,7 @@ from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
 from .resnet import ResnetGenerator
 from .stargan import StarGANGenerator
 from .stylegan2 import StyleGAN2Generator
+from .stylegan3 import StyleGAN3Generator
 from .unet import UnetGenerator
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "ResnetGenerator",
     "StarGANGenerator",
     "StyleGAN2Generator",
+    "StyleGAN3Generator",
     "UnetGenerator",
     "accepted_kwargs",
     "architecture_class",
@@ -71,6 +73,7 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         BigGANDeepGenerator,  # pytorch-pretrained-BigGAN layout
         DiffusionGenerator,  # a diffusers UNet2DModel folder + its noise schedule
         StyleGAN2Generator,  # NVIDIA stylegan2-ada-pytorch / stylegan3 networks_stylegan2 layout
+        StyleGAN3Generator,  # NVIDIA stylegan3 networks_stylegan3 layout (-T, -R)
     )
 }
 
