@@ -55,9 +55,9 @@ def _kaiser_beta(numtaps: int, width: float) -> float:
     """Kaiser window β for ``numtaps`` taps and a transition ``width`` relative to Nyquist."""
     atten = 2.285 * (numtaps - 1) * np.pi * width + 7.95
     if atten > 50:
-        return 0.1102 * (atten - 8.7)
+        return float(0.1102 * (atten - 8.7))
     if atten > 21:
-        return 0.5842 * (atten - 21) ** 0.4 + 0.07886 * (atten - 21)
+        return float(0.5842 * (atten - 21) ** 0.4 + 0.07886 * (atten - 21))
     return 0.0
 
 
@@ -150,7 +150,8 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
 def input_transform(translate: Sequence[float] = (0.0, 0.0), rotate: float = 0.0) -> torch.Tensor:
     """The 3×3 matrix ``synthesis.input.transform`` holds for an image translated by ``translate``
     (in image widths: 1/img_resolution = one output pixel; +x moves the content right, +y down) and
-    rotated by ``rotate`` degrees: the *inverse* of NVIDIA's ``gen_images.make_transform``."""
+    rotated by ``rotate`` degrees (positive: counter-clockwise as displayed, ``torch.rot90(img, 1, (2, 3))``
+    for 90): the *inverse* of NVIDIA's ``gen_images.make_transform``, as ``gen_images.py`` stores it."""
     tx, ty = (float(t) for t in translate)
     angle = float(rotate) / 360.0 * np.pi * 2
     s, c = np.sin(angle), np.cos(angle)
@@ -162,6 +163,10 @@ def input_transform(translate: Sequence[float] = (0.0, 0.0), rotate: float = 0.0
 class SynthesisInput(nn.Module):
     """Fourier features of ``channels`` random frequencies in the disc of radius ``bandwidth``,
     rotated/translated by the affine of w and the user's ``transform``, then mixed by ``weight``."""
+
+    transform: torch.Tensor  # buffers
+    freqs: torch.Tensor
+    phases: torch.Tensor
 
     def __init__(self, w_dim: int, channels: int, size: int, sampling_rate: float, bandwidth: float) -> None:
         super().__init__()
@@ -184,7 +189,7 @@ class SynthesisInput(nn.Module):
         n = w.shape[0]
         transforms = (self.transform if transform is None else transform.to(w.device, torch.float32))
         transforms = transforms.unsqueeze(0) if transforms.ndim == 2 else transforms
-        t = self.affine(w)  # (r_c, r_s, t_x, t_y)
+        t: torch.Tensor = self.affine(w)  # (r_c, r_s, t_x, t_y)
         t = t / t[:, :2].norm(dim=1, keepdim=True)
         m_r = torch.eye(3, device=w.device).unsqueeze(0).repeat([n, 1, 1])  # inverse rotation of the image
         m_r[:, 0, 0] = t[:, 0]
@@ -207,12 +212,16 @@ class SynthesisInput(nn.Module):
         x = x + phases.unsqueeze(1).unsqueeze(2)
         x = torch.sin(x * (np.pi * 2))
         x = x * amplitudes.unsqueeze(1).unsqueeze(2)
-        x = x @ (self.weight / np.sqrt(self.channels)).t()
+        x = x @ (self.weight / math.sqrt(self.channels)).t()
         return x.permute(0, 3, 1, 2)
 
 
 class SynthesisLayer(nn.Module):
     """Modulated conv -> filtered leaky ReLU (or, ``is_torgb``, a 1×1 conv to the image channels)."""
+
+    up_filter: torch.Tensor | None  # buffers (None: a 1-tap filter, absent from the state dict)
+    down_filter: torch.Tensor | None
+    magnitude_ema: torch.Tensor
 
     def __init__(self, w_dim: int, is_torgb: bool, is_critically_sampled: bool, in_channels: int, out_channels: int,
                  in_size: int, out_size: int, in_sampling_rate: int, out_sampling_rate: int, in_cutoff: float,
@@ -296,9 +305,10 @@ class SynthesisNetwork(nn.Module):
 
     def forward(self, ws: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
         w_list = ws.to(torch.float32).unbind(dim=1)
-        x = self.input(w_list[0], transform)
+        x: torch.Tensor = self.input(w_list[0], transform)
         for name, w in zip(self.layer_names, w_list[1:], strict=True):
-            x = getattr(self, name)(x, w)
+            layer: SynthesisLayer = getattr(self, name)
+            x = layer(x, w)
         if self.output_scale != 1:
             x = x * self.output_scale
         return x.to(torch.float32)
@@ -374,9 +384,10 @@ class StyleGAN3Generator(Generator):
             raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution!r}")
         if num_critical >= num_layers:
             raise ValueError(f"num_critical must be smaller than num_layers ({num_layers}), got {num_critical}")
-        for name, value in (("first_cutoff", first_cutoff), ("first_stopband", first_stopband),
-                            ("last_stopband_rel", last_stopband_rel), ("output_scale", output_scale)):
-            _positive_number(name, value)
+        numbers: tuple[tuple[str, float], ...] = (("first_cutoff", first_cutoff), ("first_stopband", first_stopband),
+                                                  ("last_stopband_rel", last_stopband_rel), ("output_scale", output_scale))
+        for name, number in numbers:
+            _positive_number(name, number)
         if conv_clamp is not None:
             _positive_number("conv_clamp", conv_clamp)
         if not isinstance(use_radial_filters, bool):
@@ -444,4 +455,5 @@ class StyleGAN3Generator(Generator):
                                       or (transform.ndim == 3 and transform.shape[0] not in (1, z.shape[0]))):
             raise ValueError(f"transform must be a [3, 3] or [N, 3, 3] matrix, got shape {list(transform.shape)}")
         ws = self.mapping(z, self.class_vector(labels, z.shape[0]), truncation, truncation_cutoff)
-        return self.synthesis(ws, transform)
+        image: torch.Tensor = self.synthesis(ws, transform)
+        return image
