@@ -136,7 +136,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         results = studio.generate(args.model, seed=args.seed, n=args.n, label=args.label,
                                   truncation=args.truncation, batch_size=args.batch_size, progress=bar,
                                   steps=args.steps, noise_mode=args.noise_mode,
-                                  truncation_cutoff=args.truncation_cutoff)
+                                  truncation_cutoff=args.truncation_cutoff,
+                                  translate=tuple(args.translate) if args.translate else None, rotate=args.rotate)
     finally:
         bar.close()
     if args.separate:
@@ -266,12 +267,17 @@ def _style_command(params: dict[str, Any]) -> str | None:
     return None
 
 
-def _style_options(p: argparse.ArgumentParser) -> None:
-    """A StyleGAN's controls: noise inputs and the truncation cutoff (refused by other models)."""
+def _style_options(p: argparse.ArgumentParser, *, transform: bool = False) -> None:
+    """A StyleGAN's controls: noise inputs, the truncation cutoff and (``transform``) a StyleGAN3's
+    input shift and rotation; other models refuse them with a message."""
     p.add_argument("--noise-mode", choices=["const", "random", "none"],
                    help="a StyleGAN's noise inputs: const (stored, default), random (from the seed) or none")
     p.add_argument("--truncation-cutoff", type=int, metavar="N",
                    help="a StyleGAN's truncation applies to the first N style layers only (default all)")
+    if transform:
+        p.add_argument("--translate", type=float, nargs=2, metavar=("X", "Y"),
+                       help="a StyleGAN3's input shift, in image widths (e.g. 0.1 0 moves the content right)")
+        p.add_argument("--rotate", type=float, metavar="DEG", help="a StyleGAN3's input rotation in degrees")
 
 
 def reproduce_command(params: dict[str, Any]) -> str | None:
@@ -322,6 +328,8 @@ def reproduce_command(params: dict[str, Any]) -> str | None:
         cmd += f" --truncation-cutoff {params['truncation_cutoff']}"
     if params.get("noise_mode") is not None:
         cmd += f" --noise-mode {params['noise_mode']}"
+    if params.get("translate") is not None:
+        cmd += f" --translate {params['translate'][0]} {params['translate'][1]} --rotate {params.get('rotate', 0.0)}"
     if params.get("precision"):  # recorded when not fp32 (see gan_studio.runtime)
         cmd += f" --precision {params['precision']}"
     return cmd + " -o OUT.png"
@@ -480,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", help="class name or index, for conditional models (default: drawn from the seed)")
     p.add_argument("--truncation", type=float, help="truncation of the latent (e.g. 0.7); default none")
     p.add_argument("--steps", type=int, help="sampling steps of a diffusion model (default: the model's)")
-    _style_options(p)
+    _style_options(p, transform=True)
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
     p.add_argument("--cols", type=int, help="grid columns when n > 1")
     p.add_argument("--separate", action="store_true", help="write one file per image (OUT-<seed>.png)")
@@ -585,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the layout of the weights (not needed for a .pkl): dcgan, conditional_dcgan, cyclegan_resnet "
                         "(presets resnet_6blocks, resnet_9blocks), pix2pix_unet (presets unet_128, unet_256), stargan, "
                         "colorization_unet, animegan2, huggan_pix2pix_unet, huggan_cyclegan_resnet, biggan_deep, stylegan2, "
-                        "pggan, stylegan1 (genforce; --key generator_smooth)")
+                        "pggan, stylegan1 (genforce; --key generator_smooth), stylegan3")
     p.add_argument("--kwargs", help="constructor arguments as JSON, e.g. '{\"ngf\": 64}'")
     p.add_argument("--key", help="key holding the state dict inside the checkpoint (e.g. state_dict, G, g_ema)")
     p.add_argument("--task", help="task, if not the architecture's usual one")

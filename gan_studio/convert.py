@@ -467,7 +467,7 @@ def from_network_pickle(path: str | os.PathLike[str], *, network: str = "G_ema")
         raise CheckpointError(
             f"{Path(path).name}: network {network!r} ({pkl.class_name} built from "
             f"{', '.join(sorted(pkl.submodule_classes)) or 'no submodules'}) is not a network pickle layout the "
-            f"studio knows (StyleGAN2/StyleGAN2-ADA)"
+            f"studio knows (StyleGAN2/StyleGAN2-ADA, StyleGAN3)"
         )
     if pkl.init_args:
         raise CheckpointError(f"{Path(path).name}: positional init arguments {pkl.init_args!r} are not supported")

@@ -101,15 +101,16 @@ class Studio:
     def generate(self, model: str, *, seed: int = 0, n: int = 1, label: int | str | None = None,
                  truncation: float | None = None, batch_size: int = 16,
                  progress: ProgressFn | None = None, steps: int | None = None,
-                 noise_mode: str | None = None, truncation_cutoff: int | None = None) -> list[Result]:
+                 noise_mode: str | None = None, truncation_cutoff: int | None = None,
+                 translate: tuple[float, float] | None = None, rotate: float | None = None) -> list[Result]:
         """Images from seeds ``seed … seed + n - 1``; ``steps``: sampling steps of a diffusion model
         (default: the model's; one-pass GAN generators take none); ``noise_mode`` and
-        ``truncation_cutoff``: a StyleGAN's controls."""
+        ``truncation_cutoff``: a StyleGAN's controls; ``translate``/``rotate``: a StyleGAN3's input."""
         from .pipelines.generation import generate
 
         return generate(self.load(model), seed=seed, n=n, label=label, truncation=truncation,
                         batch_size=batch_size, progress=progress, steps=steps, noise_mode=noise_mode,
-                        truncation_cutoff=truncation_cutoff)
+                        truncation_cutoff=truncation_cutoff, translate=translate, rotate=rotate)
 
     def style_mix(self, model: str, *, row_seeds: Sequence[int], col_seeds: Sequence[int],
                   layers: str | Sequence[int] = "coarse", **options: Any) -> StyleMix:

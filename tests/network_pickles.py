@@ -22,8 +22,9 @@ from typing import Any
 
 from torch import nn
 
-# The class name NVIDIA's code gives each of our StyleGAN2 submodules (state-dict layout is the same).
-NVIDIA_CLASS_NAMES = {"StyleGAN2Generator": "Generator", "SkipConv": "Conv2dLayer"}
+# The class name NVIDIA's code gives each of our StyleGAN2/StyleGAN3 submodules (state-dict layout is the
+# same); the others (MappingNetwork, SynthesisInput, SynthesisLayer, …) carry NVIDIA's names already.
+NVIDIA_CLASS_NAMES = {"StyleGAN2Generator": "Generator", "SkipConv": "Conv2dLayer", "StyleGAN3Generator": "Generator"}
 
 
 class _Persistent:

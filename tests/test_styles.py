@@ -179,3 +179,32 @@ def test_a_photo_projects_into_w_and_is_edited_like_a_generated_image(studio: St
     assert studio.project(model, target, steps=50, stop=stop).stopped  # cancelled before the first step
     with pytest.raises(UserInputError, match="steps must be between 1 and 1000"):
         studio.project(model, target, steps=0)
+
+
+def test_stylegan3_translates_and_rotates_its_input_from_the_command_line(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from gan_studio.architectures import StyleGAN3Generator
+    from gan_studio.cli import main
+    from gan_studio.metadata import read_metadata
+
+    torch.manual_seed(2)
+    G = StyleGAN3Generator(z_dim=8, w_dim=8, img_resolution=16, img_channels=3, mapping_kwargs={"num_layers": 1},
+                           channel_base=256, channel_max=16, num_layers=4, num_critical=1, margin_size=2)
+    model = str(G.save_pretrained(tmp_path / "tiny-stylegan3"))
+    plain, moved = tmp_path / "plain.png", tmp_path / "moved.png"
+    common = ["--model", model, "--seed", "3", "--device", "cpu", "--precision", "fp32"]
+    assert main(["generate", *common, "-o", str(plain)]) == 0
+    assert main(["generate", *common, "--translate", "0.125", "0", "--rotate", "0", "-o", str(moved)]) == 0
+    with Image.open(plain) as a, Image.open(moved) as b:
+        a_px, b_px = torch.tensor(list(a.convert("L").getdata())).view(16, 16), torch.tensor(list(b.convert("L").getdata())).view(16, 16)
+    assert not torch.equal(a_px, b_px)
+    # a shift of 1/8 of the width moves the content two pixels right (away from the borders)
+    assert (a_px[4:12, 4:12] - b_px[4:12, 6:14]).abs().float().mean() < (a_px[4:12, 4:12] - b_px[4:12, 4:12]).abs().float().mean()
+    assert read_metadata(moved)["translate"] == [0.125, 0.0]
+    with pytest.raises(SystemExit):
+        main(["style-mix", "--model", model, "--rows", "1", "--cols", "2", "--translate", "0", "0", "-o", "x.png"])
+    from gan_studio.studio import Studio
+
+    with pytest.raises(UserInputError, match="has no input transform"):
+        Studio(device="cpu").generate("digits-dcgan", seed=1, rotate=10)

@@ -31,6 +31,7 @@ from .resnet import ResnetGenerator
 from .stargan import StarGANGenerator
 from .stylegan1 import StyleGANv1Generator
 from .stylegan2 import StyleGAN2Generator
+from .stylegan3 import StyleGAN3Generator
 from .unet import UnetGenerator
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "StarGANGenerator",
     "StyleGAN2Generator",
     "StyleGANv1Generator",
+    "StyleGAN3Generator",
     "UnetGenerator",
     "accepted_kwargs",
     "architecture_class",
@@ -80,6 +82,7 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         FastGANGenerator,  # HugGAN few-shot FastGAN (huggan/fastgan-few-shot-*)
         PGGANGenerator,  # genforce models/pggan_generator.py (huggan/pggan-celebahq-1024)
         StyleGANv1Generator,  # genforce models/stylegan_generator.py (huggan/stylegan_animeface512)
+        StyleGAN3Generator,  # NVIDIA stylegan3 networks_stylegan3 layout (-T, -R)
     )
 }
 

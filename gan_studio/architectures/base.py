@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -88,6 +88,11 @@ class Generator(nn.Module):
     def synthesize(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         """Images from ws [N, num_ws, w_dim]: the synthesis network of a style-based generator."""
         raise NotImplementedError(f"{type(self).__name__} has no style space W")
+
+    @staticmethod
+    def input_transform(translate: Sequence[float] = (0.0, 0.0), rotate: float = 0.0) -> torch.Tensor:
+        """The [3, 3] input transform of a generator whose contract declares ``input_transform``."""
+        raise NotImplementedError("this architecture has no input transform")
 
     def style_affines(self) -> list[tuple[int, torch.Tensor]]:
         """``(ws index, style weight [channels, w_dim])`` of each modulated layer (for SeFa)."""

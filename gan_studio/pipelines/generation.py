@@ -133,11 +133,19 @@ def valid_steps(steps: Any, limit: int) -> int:
     return int(value)
 
 
-def style_options(loaded: LoadedModel, noise_mode: str | None, truncation_cutoff: int | None) -> dict[str, Any]:
+def style_options(loaded: LoadedModel, noise_mode: str | None, truncation_cutoff: int | None,
+                  translate: tuple[float, float] | None = None, rotate: float | None = None) -> dict[str, Any]:
     """The forward keyword arguments of a style-based generator's controls, checked against its
-    contract: ``noise_mode`` (one of its ``noise_modes``) and ``truncation_cutoff`` (1 … num_ws)."""
+    contract: ``noise_mode`` (one of its ``noise_modes``), ``truncation_cutoff`` (1 … num_ws), and
+    the input's ``translate`` (x, y in output widths) and ``rotate`` (degrees) as ``transform``."""
     contract = loaded.contract
     out: dict[str, Any] = {}
+    if translate is not None or rotate is not None:
+        if not contract.input_transform:
+            raise UserInputError(f"model {loaded.spec.id!r} ({loaded.architecture}) has no input transform; "
+                                 f"translate and rotate apply to StyleGAN3")
+        tx, ty = translate or (0.0, 0.0)
+        out["transform"] = loaded.module.input_transform((float(tx), float(ty)), float(rotate or 0.0))
     if noise_mode is not None:
         if noise_mode not in contract.noise_modes:
             shown = ", ".join(contract.noise_modes) if contract.noise_modes else "none (it has no noise inputs)"
@@ -210,12 +218,14 @@ def generate(
     steps: int | None = None,
     noise_mode: str | None = None,
     truncation_cutoff: int | None = None,
+    translate: tuple[float, float] | None = None,
+    rotate: float | None = None,
 ) -> list[Result]:
     """``n`` images from seeds ``seed … seed + n - 1`` (class ``label`` for conditional models).
 
     ``steps``: sampling steps of a diffusion model (default: the model's); one-pass generators take none.
-    ``noise_mode`` and ``truncation_cutoff``: a StyleGAN's controls (see :func:`style_options`); with
-    ``noise_mode="random"`` each image's noise is drawn from its own seed.
+    ``noise_mode``, ``truncation_cutoff``, ``translate`` and ``rotate``: a StyleGAN's controls (see
+    :func:`style_options`); with ``noise_mode="random"`` each image's noise is drawn from its own seed.
     """
     import torch
 
@@ -228,7 +238,10 @@ def generate(
     if batch_size < 1:
         raise UserInputError(f"batch size must be at least 1, got {batch_size}")
     steps = check_steps(loaded, steps, truncation)
-    options = style_options(loaded, noise_mode, truncation_cutoff)
+    options = style_options(loaded, noise_mode, truncation_cutoff, translate, rotate)
+    recorded = {k: v for k, v in options.items() if k != "transform"}
+    if "transform" in options:
+        recorded.update(translate=list(translate or (0.0, 0.0)), rotate=rotate or 0.0)
     nz = latent_dim(loaded)
     fixed = resolve_label(loaded, label)
     conditional = loaded.task == Task.CONDITIONAL
@@ -248,7 +261,7 @@ def generate(
             i = len(results)
             cls = classes[i] if classes is not None else None
             params = provenance(loaded, seed=seeds[i], label=label_name(loaded, cls), truncation=truncation,
-                                steps=steps, **options)
+                                steps=steps, **recorded)
             results.append(Result(image, params))
         report(progress, len(results) / n, f"generated {len(results)}/{n}")
     return results

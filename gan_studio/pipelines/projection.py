@@ -125,7 +125,7 @@ def project(loaded: LoadedModel, image: Image.Image, *, steps: int = 100, space:
             out = module.synthesize(ws.to(loaded.dtype), "const").float()
             loss = _loss(out, target)
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch.Tensor.backward is unannotated
         optimiser.step()
         value = float(loss.detach())
         losses.append(value)
