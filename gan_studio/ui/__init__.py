@@ -131,8 +131,8 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
 
                 build_style_tab(access=access, store=store, session_models=session_models,
                                 generate=studio.generate, style_mix=studio.style_mix, directions=studio.directions,
-                                edit=studio.edit, w_interpolate=studio.w_interpolate,
-                                max_images=8 if public else 16)
+                                edit=studio.edit, w_interpolate=studio.w_interpolate, project=studio.project,
+                                max_images=8 if public else 16, max_projection_steps=60 if public else 300)
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):  # GAN vs diffusion (gan_studio/compare.py)
                 from functools import partial
 
