@@ -39,6 +39,20 @@ pytestmark = [
 ]
 
 
+def _tiny_stylegan2(folder: Path) -> Any:
+    """A small random StyleGAN2 (64 px, NVIDIA layout) registered as ``tiny-stylegan2``."""
+    import torch
+
+    from gan_studio.architectures import StyleGAN2Generator
+    from gan_studio.registry import spec_from_folder
+
+    torch.manual_seed(0)
+    G = StyleGAN2Generator(z_dim=32, w_dim=32, img_resolution=64, mapping_kwargs={"num_layers": 2},
+                           synthesis_kwargs={"channel_base": 512, "channel_max": 32, "conv_clamp": 256})
+    G.save_pretrained(folder, meta={"license": "mit", "description": "a small random StyleGAN2 for the browser test"})
+    return spec_from_folder(folder, model_id="tiny-stylegan2")
+
+
 def _defaults_trained(registry: Any) -> bool:
     from gan_studio.studio import Studio
     from gan_studio.ui.models import weights_size
@@ -67,6 +81,7 @@ def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         registry = load_registry()
         if not _defaults_trained(registry):
             registry = ui_registry(make_ui_models(root / "models"))
+        registry.add(_tiny_stylegan2(root / "tiny-stylegan2"))  # for the Style tab (no StyleGAN is embedded)
         studio = Studio(device="cpu", registry=registry)
         demo = build_demo(studio, output_dir=root / "outputs")
         demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
@@ -208,3 +223,39 @@ def test_inspect_tab_sends_parameters_back(page: Any, studio_url: tuple[str, Any
     seed_box = page.locator("#generate-seed input").first
     page.wait_for_function("(el) => el.value === '1234567'", arg=seed_box.element_handle())
     _no_error_toast(page)
+
+
+def _slider(page: Any, elem_id: str, value: float) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]").first
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_style_tab_mixing_a_direction_slider_and_a_projection(page: Any) -> None:
+    _tab(page, "Style")
+    page.locator("#style-mode").get_by_label("Mix styles").check()
+    page.locator("#style-mix-button").click()
+    page.locator(f"#style-result {SERVED}").first.wait_for()
+    page.wait_for_function("() => document.querySelectorAll(\"#style-gallery img[src*='/gradio_api/file=']\")"
+                           ".length >= 9")  # 3 × 3 mixed cells
+    _no_error_toast(page)
+    _shoot(page, "style-mix")
+    first = page.locator(f"#style-result {SERVED}").first.get_attribute("src")
+
+    page.locator("#style-mode").get_by_label("Directions").check()
+    _slider(page, "style-direction-1", 6)
+    page.locator("#style-edit-button").click()
+    page.wait_for_function("(before) => { const img = document.querySelector(\"#style-result img[src*='/gradio_api/file=']\");"
+                           " return img && img.getAttribute('src') !== before && img.getAttribute('src').includes('edit'); }",
+                           arg=first)
+    _no_error_toast(page)
+    _shoot(page, "style-directions")
+
+    page.locator("#style-mode").get_by_label("Your photo").check()
+    page.locator("#style-consent").get_by_text("agreed").wait_for()
+    _upload(page, "style-photo", EXAMPLES / "chelsea.jpg")
+    page.locator("#style-project-button").click()
+    page.wait_for_function("() => { const img = document.querySelector(\"#style-result img[src*='/gradio_api/file=']\");"
+                           " return img && img.getAttribute('src').includes('projected'); }", timeout=180_000)
+    _no_error_toast(page)
+    _shoot(page, "style-projection")

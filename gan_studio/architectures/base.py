@@ -179,10 +179,15 @@ class Generator(nn.Module):
     def save_pretrained(self, out_dir: str | os.PathLike[str], *, meta: Mapping[str, Any] | None = None,
                         card: str | None = None) -> Path:
         """Write ``config.json`` (the constructor arguments + a ``_gan_studio`` block with the
-        architecture and ``meta``), ``model.safetensors`` and, if given, the ``README.md`` card."""
+        architecture, the task, image size and channels its contract declares, and ``meta``),
+        ``model.safetensors`` and, if given, the ``README.md`` card."""
         from ..weights import save_model_folder
 
-        meta = {"task": self.contract.task.value, **(dict(meta) if meta else {})}
+        contract = self.contract
+        declared: dict[str, Any] = {"task": contract.task.value, "channels": contract.out_channels}
+        if contract.native_size:
+            declared["image_size"] = contract.native_size
+        meta = {**declared, **(dict(meta) if meta else {})}
         return save_model_folder(self, out_dir, architecture=self.architecture, kwargs=self.config, meta=meta,
                                  card=card)
 
