@@ -123,6 +123,17 @@ def test_cli_lists_the_new_entries(capsys):
     assert rows[STUDIOGAN_ID]["labels"] == ["cat", "dog", "wild"]
 
 
+def test_the_online_check_downloads_every_new_entry():
+    """tests/test_online.py (RUN_ONLINE=1) runs every built-in Hub source; the new ids are among them."""
+    try:
+        from test_online import _hub_sources
+    except ImportError:  # tests/ imported as a package
+        from tests.test_online import _hub_sources
+    sources = _hub_sources()
+    for model_id in NEW_IDS:
+        assert (model_id, None) in sources, model_id
+
+
 # ---- real-size kwargs against the published layouts (meta device) ------------------------------
 
 
