@@ -1,11 +1,13 @@
 """Every Hub catalogue entry, downloaded for real from huggingface.co, runs one inference.
 
-Skipped unless ``RUN_ONLINE=1`` (it downloads about 1 GB on the first run; later runs use the
+Skipped unless ``RUN_ONLINE=1`` (it downloads about 3 GB on the first run; later runs use the
 Hugging Face cache in ``HF_HOME``)::
 
     RUN_ONLINE=1 python -m pytest -m online tests/test_online.py
 
-The offline equivalence of each layout is in tests/test_hub_catalogue.py; this checks what only
+Every built-in Hub entry is listed (``_hub_sources``), the StyleGAN family's ``repo:name`` entries
+(tests/test_hub_stylegan.py) included. The offline equivalence of each layout is in
+tests/test_hub_catalogue.py and tests/test_hub_stylegan.py; this checks what only
 the real files can show: that the pinned revisions and file names exist, that the published
 weights load strictly into the catalogue's kwargs, and that the outputs are images, not noise of
 a wrong wiring (finite, not constant, and different for different inputs).
@@ -24,7 +26,7 @@ pytestmark = [
     pytest.mark.online,
     pytest.mark.skipif(
         os.environ.get("RUN_ONLINE") != "1",
-        reason="online test: set RUN_ONLINE=1 to download every Hub catalogue entry (~1 GB) from huggingface.co",
+        reason="online test: set RUN_ONLINE=1 to download every Hub catalogue entry (~3 GB) from huggingface.co",
     ),
 ]
 
