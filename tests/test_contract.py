@@ -28,7 +28,19 @@ SMALL: dict[str, dict[str, object]] = {
     "biggan_deep": {"attention_layer_position": 3, "channel_width": 4, "class_embed_dim": 8, "num_classes": 10,
                     "layers": [[False, 16, 16], [True, 16, 8], [True, 8, 4], [False, 4, 2], [True, 2, 1]],
                     "output_dim": 32, "z_dim": 8},
+    "stylegan2": {"z_dim": 8, "w_dim": 8, "img_resolution": 16, "mapping_kwargs": {"num_layers": 1},
+                  "synthesis_kwargs": {"channel_base": 64, "channel_max": 8}},
+    "stylegan3": {"z_dim": 8, "w_dim": 8, "img_resolution": 16, "mapping_kwargs": {"num_layers": 1},
+                  "channel_base": 256, "channel_max": 16, "num_layers": 4, "num_critical": 1, "margin_size": 2},
+    "stylegan1": {"resolution": 16, "z_space_dim": 8, "w_space_dim": 8, "mapping_layers": 2, "mapping_fmaps": 8,
+                  "fmaps_base": 64, "fmaps_max": 8},
+    "pggan": {"resolution": 16, "z_space_dim": 8, "fmaps_base": 64, "fmaps_max": 8},
+    "fastgan": {"nz": 8, "ngf": 4, "im_size": 256},
 }
+
+
+def test_every_architecture_but_diffusion_has_a_small_config_here() -> None:
+    assert set(SMALL) == set(ARCHITECTURES) - {"diffusion"}  # diffusion: tests/test_diffusion.py
 
 
 def test_the_job_groups_are_written_once_and_cover_every_task() -> None:
@@ -185,3 +197,26 @@ def test_a_new_architecture_needs_only_its_file_the_table_and_the_catalogue(
     assert out.image.size == (50, 37) and out.source is not None and out.source.size == out.image.size
     tiled = studio.translate("toy-tr", Image.new("RGB", (90, 70)), full_resolution=True, tile_size=36, overlap=12)
     assert tiled.image.size == (90, 70)
+
+
+def test_a_saved_folder_published_on_the_hub_loads_back_by_repo_id(hub_server, tmp_path: Path) -> None:
+    """save_pretrained writes what push_to_hub uploads; from_pretrained reads it back from the Hub
+    (through gan_studio.hub, strictly). The test Hub serves downloads; uploads are checked to fail
+    clearly when the Hub cannot be reached."""
+    module = build_architecture("conditional_dcgan", SMALL["conditional_dcgan"]).eval()
+    folder = module.save_pretrained(tmp_path / "folder", meta={"license": "mit", "labels": ["a", "b", "c"]})
+    hub_server.publish("someone/tiny-cgan", {p.name: p.read_bytes() for p in folder.iterdir()})
+    again = ARCHITECTURES["conditional_dcgan"].from_pretrained("someone/tiny-cgan")
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
+    with pytest.raises(CheckpointError, match="holds a 'conditional_dcgan' model, not 'dcgan'"):
+        ARCHITECTURES["dcgan"].from_pretrained("someone/tiny-cgan")
+
+
+def test_push_to_hub_says_why_it_cannot_upload(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gan_studio.errors import HubError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    module = build_architecture("dcgan", SMALL["dcgan"])
+    with pytest.raises(HubError, match="cannot upload to 'someone/tiny-dcgan': the Hub is switched off"):
+        module.push_to_hub("someone/tiny-dcgan", token="not-a-real-token")
