@@ -78,7 +78,8 @@ def design_lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float,
         return torch.as_tensor(h / np.sum(h), dtype=torch.float32)
     x = (np.arange(numtaps) - (numtaps - 1) / 2) / fs
     r = np.hypot(*np.meshgrid(x, x))
-    j1 = torch.special.bessel_j1(torch.as_tensor(2 * cutoff * (np.pi * r), dtype=torch.float64)).numpy()
+    j1 = torch.special.bessel_j1(torch.as_tensor(2 * cutoff * (np.pi * r), dtype=torch.float64,
+                                                 device="cpu")).numpy()  # also under torch.device("meta")
     f = j1 / (np.pi * r) * np.outer(window, window)
     return torch.as_tensor(f / np.sum(f), dtype=torch.float32)
 
