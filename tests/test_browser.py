@@ -235,7 +235,7 @@ def test_style_tab_mixing_a_direction_slider_and_a_projection(page: Any) -> None
     _tab(page, "Style")
     page.locator("#style-mode").get_by_label("Mix styles").check()
     page.locator("#style-mix-button").click()
-    page.locator(f"#style-result {SERVED}").first.wait_for()
+    page.locator(f"#style-result {SERVED}").first.wait_for(timeout=180_000)  # loads the model first
     page.wait_for_function("() => document.querySelectorAll(\"#style-gallery img[src*='/gradio_api/file=']\")"
                            ".length >= 9")  # 3 × 3 mixed cells
     _no_error_toast(page)
@@ -254,6 +254,7 @@ def test_style_tab_mixing_a_direction_slider_and_a_projection(page: Any) -> None
     page.locator("#style-mode").get_by_label("Your photo").check()
     page.locator("#style-consent").get_by_text("agreed").wait_for()
     _upload(page, "style-photo", EXAMPLES / "chelsea.jpg")
+    _slider(page, "style-steps", 20)
     page.locator("#style-project-button").click()
     page.wait_for_function("() => { const img = document.querySelector(\"#style-result img[src*='/gradio_api/file=']\");"
                            " return img && img.getAttribute('src').includes('projected'); }", timeout=180_000)

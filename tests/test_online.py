@@ -1,6 +1,6 @@
 """Every Hub catalogue entry, downloaded for real from huggingface.co, runs one inference.
 
-Skipped unless ``RUN_ONLINE=1`` (it downloads about 3 GB on the first run; later runs use the
+Skipped unless ``RUN_ONLINE=1`` (it downloads about 3.5 GB on the first run; later runs use the
 Hugging Face cache in ``HF_HOME``)::
 
     RUN_ONLINE=1 python -m pytest -m online tests/test_online.py
@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.online,
     pytest.mark.skipif(
         os.environ.get("RUN_ONLINE") != "1",
-        reason="online test: set RUN_ONLINE=1 to download every Hub catalogue entry (~3 GB) from huggingface.co",
+        reason="online test: set RUN_ONLINE=1 to download every Hub catalogue entry (~3.5 GB) from huggingface.co",
     ),
 ]
 

@@ -142,7 +142,8 @@ def build_style_tab(
                 photo = UploadImage(type="filepath", image_mode=None, label="Your photo (a face, centred)",
                                     sources=["upload", "clipboard"], elem_id="style-photo")
                 steps = gr.Slider(10, max_projection_steps, value=min(100, max_projection_steps), step=10,
-                                  label="Optimisation steps", info="more steps: closer, slower")
+                                  label="Optimisation steps", info="more steps: closer, slower",
+                                  elem_id="style-steps")
                 space = gr.Radio([("W: one style for all layers (edits well)", "w"),
                                   ("W+: one per layer (closer, edits less cleanly)", "w+")], value="w",
                                  label="Projection space")
