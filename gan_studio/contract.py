@@ -88,6 +88,7 @@ class Contract:
     ws_resolutions: tuple[int, ...] = ()  # the resolution each of the num_ws style vectors feeds (empty: no W)
     noise_modes: tuple[str, ...] = ()  # per-pixel noise inputs: "const", "random", "none" (empty: none)
     input_transform: bool = False  # a translate/rotate control of its input (StyleGAN3)
+    latent_directions: bool = False  # SeFa directions in z from its first layer (ProGAN: no W space)
     # --- image models ---
     in_channels: int = 0  # image channels the model reads (0: no image input)
     condition_dim: int = 0  # length of the target vector c of G(x, c) (StarGAN's c_dim)

@@ -97,6 +97,18 @@ class Studio:
         except UnknownArchitectureError:
             return False
 
+    def has_directions(self, spec: ModelSpec) -> bool:
+        """Whether semantic directions can be found for ``spec`` (a style space W, or z read by its first
+        layer as in ProGAN), read from the architecture class without loading any weights."""
+        from .architectures import architecture_class
+        from .errors import UnknownArchitectureError
+
+        try:
+            cls = architecture_class(spec.architecture)
+        except UnknownArchitectureError:
+            return False
+        return cls.has_w_space or cls.has_latent_directions
+
     # ---- tasks --------------------------------------------------------------------------------
     def generate(self, model: str, *, seed: int = 0, n: int = 1, label: int | str | None = None,
                  truncation: float | None = None, batch_size: int = 16,

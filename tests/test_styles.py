@@ -208,3 +208,25 @@ def test_stylegan3_translates_and_rotates_its_input_from_the_command_line(tmp_pa
 
     with pytest.raises(UserInputError, match="has no input transform"):
         Studio(device="cpu").generate("digits-dcgan", seed=1, rotate=10)
+
+
+def test_progan_has_directions_in_z_from_its_first_layer(studio: Studio, tmp_path: Path) -> None:
+    """SeFa on a ProGAN (no W space): the paper factorises the first layer, which reads z."""
+    from gan_studio.architectures import PGGANGenerator
+    from gan_studio.pipelines.styles import directions
+
+    torch.manual_seed(3)
+    model = str(PGGANGenerator(resolution=16, z_space_dim=8, fmaps_base=64, fmaps_max=8).save_pretrained(tmp_path / "pg"))
+    loaded = studio.load(model)
+    dirs, values = directions(loaded, k=3)
+    assert dirs.shape == (3, 8) and values == sorted(values, reverse=True)
+    torch.testing.assert_close(dirs @ dirs.T, torch.eye(3), atol=1e-4, rtol=0)
+    assert pixels(studio.edit(model, seed=4, amounts=[0.0])) == pixels(studio.generate(model, seed=4)[0])
+    moved = studio.edit(model, seed=4, amounts=[2.0])
+    assert moved.params["space"] == "z" and pixels(moved) != pixels(studio.generate(model, seed=4)[0])
+    strip = studio.directions(model, seed=4, k=2, steps=3)
+    assert strip.image.size == (3 * 16 + 4 * 2, 2 * 16 + 3 * 2)
+    with pytest.raises(UserInputError, match="its directions are in z, for the whole image"):
+        directions(loaded, k=2, layers="coarse")
+    with pytest.raises(WrongTaskError, match="has no style space W"):
+        studio.style_mix(model, row_seeds=[1], col_seeds=[2])

@@ -51,6 +51,8 @@ class Generator(nn.Module):
     # Whether it has a style space W the studio can mix and edit in (map()/synthesize()/style_affines()),
     # declared on the class so the UI can offer its tab before loading any weights.
     has_w_space: ClassVar[bool] = False
+    # Whether semantic directions can be found in z instead (its first layer reads z: ProGAN).
+    has_latent_directions: ClassVar[bool] = False
     # Whether the studio's warm-up runs it once at start (False for samplers of many network evaluations).
     warm_up: ClassVar[bool] = True
 
@@ -93,6 +95,10 @@ class Generator(nn.Module):
     def input_transform(translate: Sequence[float] = (0.0, 0.0), rotate: float = 0.0) -> torch.Tensor:
         """The [3, 3] input transform of a generator whose contract declares ``input_transform``."""
         raise NotImplementedError("this architecture has no input transform")
+
+    def latent_affines(self) -> list[torch.Tensor]:
+        """The weights [features, latent_dim] that read z directly (for SeFa in z, ProGAN)."""
+        raise NotImplementedError(f"{type(self).__name__} has no latent directions")
 
     def style_affines(self) -> list[tuple[int, torch.Tensor]]:
         """``(ws index, style weight [channels, w_dim])`` of each modulated layer (for SeFa)."""

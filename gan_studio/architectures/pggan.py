@@ -157,6 +157,7 @@ class PGGANGenerator(Generator):
 
     architecture = "pggan"
     default_task = Task.UNCONDITIONAL
+    has_latent_directions = True
     lod: torch.Tensor
 
     def __init__(self, resolution: int = 1024, z_space_dim: int = 512, image_channels: int = 3,
@@ -198,7 +199,14 @@ class PGGANGenerator(Generator):
     def contract(self) -> Contract:
         return Contract(task=Task.CONDITIONAL if self.label_size else Task.UNCONDITIONAL,
                         latent_dim=self.z_space_dim, num_classes=self.label_size, truncation="trick",
-                        out_channels=self.image_channels, native_size=self.resolution)
+                        out_channels=self.image_channels, native_size=self.resolution, latent_directions=True)
+
+    def latent_affines(self) -> list[torch.Tensor]:
+        """``layer0``'s weight as [out·4·4, z_space_dim]: how each first feature reads z (SeFa on ProGAN
+        factorises it; the class columns of a conditional model are left out)."""
+        first: ConvBlock = self.layer0
+        weight: torch.Tensor = first.weight  # [out, z + labels, 4, 4]
+        return [weight.permute(0, 2, 3, 1).reshape(-1, weight.shape[1])[:, :self.z_space_dim]]
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images from z [N, z_space_dim] (or [N, z_space_dim, 1, 1]) and, if conditional, int64 class labels [N]."""

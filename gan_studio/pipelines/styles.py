@@ -84,6 +84,26 @@ def _ws(loaded: LoadedModel, seeds: Sequence[int], label: int | str | None, trun
     return ws.float(), classes  # fp32 styles for mixing and editing, whatever the autocast precision
 
 
+def _z_images(loaded: LoadedModel, seeds: Sequence[int], label: int | str | None, truncation: float | None,
+              deltas: Sequence[torch.Tensor]) -> list[Image.Image]:
+    """Images of the seeds' latents moved by ``deltas`` in z (directions of a model without W)."""
+    import torch
+
+    from ..image_io import tensor_to_pil
+
+    nz = latent_dim(loaded)
+    fixed = resolve_label(loaded, label)
+    z = torch.stack([latent_for(loaded, s, nz, truncation) + d.to(torch.float32) for s, d in zip(seeds, deltas)])
+    labels = None
+    if loaded.contract.num_classes:
+        labels = torch.tensor([fixed if fixed is not None else class_for_seed(s, num_classes_of(loaded)) for s in seeds],
+                              dtype=torch.long, device=loaded.device)
+    with loaded.inference():
+        out = loaded.forward(z.to(loaded.device, loaded.dtype)) if labels is None else \
+            loaded.forward(z.to(loaded.device, loaded.dtype), labels)
+    return tensor_to_pil(out.float().cpu())
+
+
 def _images(loaded: LoadedModel, ws: torch.Tensor, noise_mode: str | None, seed: int) -> list[Image.Image]:
     from ..image_io import tensor_to_pil
 
@@ -181,16 +201,31 @@ def w_interpolate(loaded: LoadedModel, *, seed_a: int, seed_b: int, frames: int 
     return results
 
 
+def in_z(loaded: LoadedModel, layers: str | Sequence[int]) -> bool:
+    """Whether directions of ``loaded`` live in z (a ProGAN: no W, its first layer reads z), not W."""
+    if loaded.contract.num_ws:
+        return False
+    if not loaded.contract.latent_directions:
+        require_w_space(loaded)  # raises, naming the model
+    if layers != "all":
+        raise UserInputError(f"model {loaded.spec.id!r} has no style layers: its directions are in z, "
+                             f"for the whole image (layers 'all'), got {layers!r}")
+    return True
+
+
 def directions(loaded: LoadedModel, *, k: int = 5, layers: str | Sequence[int] = "all") -> tuple[torch.Tensor, list[float]]:
-    """The top-``k`` SeFa directions in W for the style layers ``layers``: unit vectors [k, w_dim] and
-    their eigenvalues (how strongly each moves those layers' styles)."""
+    """The top-``k`` SeFa directions for the style layers ``layers``: unit vectors [k, w_dim] in W and
+    their eigenvalues (how strongly each moves those layers' styles); for a ProGAN, [k, z_dim] in z
+    from its first layer, as the SeFa paper does."""
     import torch
 
-    require_w_space(loaded)
     if not 1 <= k <= MAX_DIRECTIONS:
         raise UserInputError(f"k (directions) must be between 1 and {MAX_DIRECTIONS}, got {k}")
-    chosen = set(layer_indices(loaded, layers))
-    weights = [w.detach().float().cpu() for index, w in loaded.module.style_affines() if index in chosen]
+    if in_z(loaded, layers):
+        weights = [w.detach().float().cpu() for w in loaded.module.latent_affines()]
+    else:
+        chosen = set(layer_indices(loaded, layers))
+        weights = [w.detach().float().cpu() for index, w in loaded.module.style_affines() if index in chosen]
     a = torch.cat(weights, dim=0)  # [channels of all chosen layers, w_dim]
     a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)
     values, vectors = torch.linalg.eigh(a.T @ a)  # ascending
@@ -204,15 +239,22 @@ def edit(loaded: LoadedModel, *, seed: int, amounts: Sequence[float], k: int | N
     """The image of ``seed`` (or of the styles ``ws`` [1, num_ws, w_dim], e.g. a projected photo's)
     moved along the SeFa directions by ``amounts`` (one per direction, in units of the direction's
     length in W) on the ``layers`` it was found for."""
+    import torch
+
     if not amounts:
         raise UserInputError("give at least one amount (one per direction)")
     dirs, _ = directions(loaded, k=k or len(amounts), layers=layers)
     if len(amounts) > dirs.shape[0]:
         raise UserInputError(f"{len(amounts)} amounts for {dirs.shape[0]} directions")
+    if in_z(loaded, layers):
+        if ws is not None:
+            raise UserInputError(f"model {loaded.spec.id!r} has no style space: a projected photo cannot be edited")
+        delta_z = torch.stack([float(a) * dirs[i] for i, a in enumerate(amounts)]).sum(dim=0)
+        image = _z_images(loaded, [seed], label, truncation, [delta_z])[0]
+        return Result(image, provenance(loaded, mode="edit", seed=seed, space="z",
+                                        directions=[round(float(a), 4) for a in amounts], truncation=truncation))
     chosen = layer_indices(loaded, layers)
     noise = style_options(loaded, noise_mode, None).get("noise_mode")
-    import torch
-
     projected = ws is not None
     if ws is None:
         ws, _ = _ws(loaded, [seed], label, truncation, None)
@@ -242,11 +284,18 @@ def direction_strips(loaded: LoadedModel, *, seed: int, k: int = 5, steps: int =
     if not 3 <= steps <= 11:
         raise UserInputError(f"steps must be between 3 and 11, got {steps}")
     dirs, values = directions(loaded, k=k, layers=layers)
+    amounts = torch.linspace(-max_amount, max_amount, steps)
+    tiles: list[Any] = []
+    if in_z(loaded, layers):
+        for d in range(dirs.shape[0]):
+            tiles += _z_images(loaded, [seed] * steps, None, truncation, [float(a) * dirs[d] for a in amounts])
+            report(progress, (d + 1) / dirs.shape[0], f"direction {d + 1}/{dirs.shape[0]}")
+        params = provenance(loaded, mode="directions", space="z", seed=seed, k=k, steps=steps, max_amount=max_amount,
+                            layers=layers, truncation=truncation, eigenvalues=[round(v, 4) for v in values])
+        return Result(make_grid(tiles, cols=steps), params)
     chosen = layer_indices(loaded, layers)
     noise = style_options(loaded, noise_mode, None).get("noise_mode")
     ws, _ = _ws(loaded, [seed], None, truncation, None)
-    amounts = torch.linspace(-max_amount, max_amount, steps)
-    tiles: list[Any] = []
     for d in range(dirs.shape[0]):
         batch = ws.repeat(steps, 1, 1)
         batch[:, chosen] += (amounts.view(-1, 1) * dirs[d].view(1, -1)).to(ws.device, ws.dtype)[:, None]

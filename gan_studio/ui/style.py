@@ -90,13 +90,13 @@ def build_style_tab(
     studio = access.studio
 
     def style_ids(session: Sequence[str] | None = None) -> list[str]:
-        return [i for i in access.ids(JOBS["generate"], session) if studio.has_style_space(studio.registry.get(i))]
+        return [i for i in access.ids(JOBS["generate"], session) if studio.has_directions(studio.registry.get(i))]
 
     ids = style_ids()
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(ids, value=ids[0] if ids else None, label="StyleGAN model", allow_custom_value=True,
-                                info="models with a style space (StyleGAN family)")
+                                info="models with a style space (StyleGAN family); ProGAN for directions in z")
             info = gr.Markdown(spec_blurb(studio.registry.get(ids[0])) if ids else
                                "No StyleGAN is registered. Add one in the **Models** tab (a Hub repo id or a folder "
                                "made by `gan-studio convert network.pkl OUT`).", elem_classes=["model-info"])
@@ -165,7 +165,7 @@ def build_style_tab(
     # ---- handlers ------------------------------------------------------------------------------
     def _spec(model_id: Any, session: list[str] | None) -> Any:
         spec = access.spec(model_id, JOBS["generate"], session, tab="Style")
-        if not studio.has_style_space(spec):
+        if not studio.has_directions(spec):
             raise UserInputError(f"model {spec.id!r} ({spec.architecture}) has no style space; the Style tab takes "
                                  f"a StyleGAN: {', '.join(style_ids(session)) or '(none registered)'}")
         return spec
@@ -180,9 +180,13 @@ def build_style_tab(
         load_with_progress(studio, spec, None, progress)
         contract = studio.load(spec.id).contract
         modes = list(contract.noise_modes)
-        return (spec_blurb(spec) + f"  \n{contract.num_ws} style layers feeding "
-                f"{min(contract.ws_resolutions)}–{max(contract.ws_resolutions)} px",
-                gr.update(maximum=contract.num_ws, value=0),
+        if contract.num_ws:
+            what = (f"{contract.num_ws} style layers feeding "
+                    f"{min(contract.ws_resolutions)}–{max(contract.ws_resolutions)} px")
+        else:
+            what = "no style space: its directions are found in z (the Directions mode, layers 'all')"
+        return (spec_blurb(spec) + f"  \n{what}",
+                gr.update(maximum=max(contract.num_ws, 1), value=0),
                 gr.update(visible=bool(modes), choices=modes or ["const"], value=modes[0] if modes else "const"),
                 gr.update(visible=contract.input_transform))
 
