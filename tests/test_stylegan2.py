@@ -83,7 +83,7 @@ def test_the_contract_and_the_controls(reference: dict[str, torch.Tensor]) -> No
     assert torch.equal(a, b) and not torch.equal(a, c)  # random noise follows torch's seeded RNG
     with pytest.raises(ValueError, match="unknown noise_mode 'loud'; choose one of: const, random, none"):
         G(z, noise_mode="loud")
-    with pytest.raises(ValueError, match="unconditional; it takes no labels"):
+    with pytest.raises(ValueError, match="unconditional .c_dim=0.; it takes no labels"):
         G(z, torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="synthesis_kwargs has unknown keys \\['channels'\\]"):
         StyleGAN2Generator(synthesis_kwargs={"channels": 3})

@@ -35,7 +35,7 @@ from ..folder import (
     read_model_folder,
 )
 
-__all__ = ["Generator"]
+__all__ = ["Generator", "class_vector"]
 
 G = TypeVar("G", bound="Generator")
 
@@ -210,3 +210,27 @@ class Generator(nn.Module):
             self.save_pretrained(tmp, meta=meta, card=card)
             return hub.upload_folder(repo_id, tmp, token=token, private=private, commit_message=commit_message)
 
+
+def class_vector(labels: torch.Tensor | None, num_classes: int, n: int, *, name: str,
+                 size_name: str) -> torch.Tensor | None:
+    """The class input [n, num_classes] of a class-conditional generator from int64 class indices
+    (one-hot) or a float vector as given; None for an unconditional one. ``name`` and ``size_name``
+    (the constructor argument holding ``num_classes``) go into the error messages."""
+    import torch.nn.functional as F
+
+    if num_classes == 0:
+        if labels is not None:
+            raise ValueError(f"this {name} is unconditional ({size_name}=0); it takes no labels")
+        return None
+    if labels is None:
+        raise ValueError(f"this {name} is class-conditional ({num_classes} classes); pass labels")
+    if not labels.dtype.is_floating_point:
+        labels = labels.reshape(-1)
+        if labels.shape[0] != n:
+            raise ValueError(f"got {labels.shape[0]} labels for {n} latents")
+        if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+            raise ValueError(f"class labels must be in 0 … {num_classes - 1}, got {labels.tolist()}")
+        return F.one_hot(labels.long(), num_classes).to(torch.float32)
+    if labels.numel() != n * num_classes:
+        raise ValueError(f"float labels must have shape ({n}, {num_classes}), got {tuple(labels.shape)}")
+    return labels.reshape(n, num_classes).to(torch.float32)

@@ -16,7 +16,7 @@ gain √2, 1 for ToRGB) and a leaky ReLU (0.2; ToRGB is linear). With ``lod`` > 
 as during progressive training: the blocks above the level of detail are skipped, a fractional lod
 blends the last ToRGB with the nearest-upsampled image of the block before.
 
-The helpers here (:func:`pixel_norm`, :func:`class_vector`, :func:`grow_image`) are shared with
+The helpers here (:func:`pixel_norm`, :func:`grow_image`) are shared with
 :mod:`.stylegan1`, genforce's StyleGAN being built on the same progressive skeleton.
 """
 
@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..contract import Contract, Task
-from .base import Generator
+from .base import Generator, class_vector
 
-__all__ = ["PGGANGenerator", "check_resolution", "class_vector", "grow_image", "pixel_norm"]
+__all__ = ["PGGANGenerator", "check_resolution", "grow_image", "pixel_norm"]
 
 RESOLUTIONS = (8, 16, 32, 64, 128, 256, 512, 1024)  # genforce's allowed resolutions
 INIT_RES = 4
@@ -55,26 +55,6 @@ def check_positive(**values: int) -> None:
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """genforce's ``PixelNormLayer``: divide by the root mean square over channels (dim 1)."""
     return x / torch.sqrt(torch.mean(x**2, dim=1, keepdim=True) + eps)
-
-
-def class_vector(labels: torch.Tensor | None, label_size: int, n: int, *, name: str) -> torch.Tensor | None:
-    """genforce's ``label`` [N, label_size] from int64 class indices (one-hot) or a float vector as given."""
-    if label_size == 0:
-        if labels is not None:
-            raise ValueError(f"this {name} is unconditional (label_size=0); it takes no labels")
-        return None
-    if labels is None:
-        raise ValueError(f"this {name} is class-conditional ({label_size} classes); pass labels")
-    if not labels.dtype.is_floating_point:
-        labels = labels.reshape(-1)
-        if labels.shape[0] != n:
-            raise ValueError(f"got {labels.shape[0]} labels for {n} latents")
-        if int(labels.min()) < 0 or int(labels.max()) >= label_size:
-            raise ValueError(f"class labels must be in 0 … {label_size - 1}, got {labels.tolist()}")
-        return F.one_hot(labels.long(), label_size).to(torch.float32)
-    if labels.numel() != n * label_size:
-        raise ValueError(f"float labels must have shape ({n}, {label_size}), got {tuple(labels.shape)}")
-    return labels.reshape(n, label_size).to(torch.float32)
 
 
 def upsample_nearest(x: torch.Tensor) -> torch.Tensor:
@@ -204,8 +184,7 @@ class PGGANGenerator(Generator):
     def latent_affines(self) -> list[torch.Tensor]:
         """``layer0``'s weight as [out·4·4, z_space_dim]: how each first feature reads z (SeFa on ProGAN
         factorises it; the class columns of a conditional model are left out)."""
-        first: ConvBlock = self.layer0
-        weight: torch.Tensor = first.weight  # [out, z + labels, 4, 4]
+        weight: torch.Tensor = self.get_parameter("layer0.weight")  # [out, z + labels, 4, 4]
         return [weight.permute(0, 2, 3, 1).reshape(-1, weight.shape[1])[:, :self.z_space_dim]]
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -214,7 +193,7 @@ class PGGANGenerator(Generator):
         if z.numel() != n * self.z_space_dim:
             raise ValueError(f"z must have shape (N, {self.z_space_dim}), got {tuple(z.shape)}")
         x = pixel_norm(z.reshape(n, self.z_space_dim))
-        label = class_vector(labels, self.label_size, n, name="PGGAN")
+        label = class_vector(labels, self.label_size, n, name="PGGAN", size_name="label_size")
         if label is not None:
             x = torch.cat((x, label.to(x.dtype)), dim=1)
         x = x.reshape(n, -1, 1, 1)

@@ -37,8 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..contract import Contract, Task
-from .base import Generator
-from .pggan import INIT_RES, WSCALE_GAIN, check_positive, check_resolution, class_vector, grow_image, pixel_norm
+from .base import Generator, class_vector
+from .pggan import INIT_RES, WSCALE_GAIN, check_positive, check_resolution, grow_image, pixel_norm
 
 __all__ = ["StyleGANv1Generator"]
 
@@ -353,7 +353,7 @@ class StyleGANv1Generator(Generator):
         n = z.shape[0]
         if z.numel() != n * self.z_space_dim:
             raise ValueError(f"z must have shape (N, {self.z_space_dim}), got {tuple(z.shape)}")
-        label = class_vector(labels, self.label_size, n, name="StyleGAN")
+        label = class_vector(labels, self.label_size, n, name="StyleGAN", size_name="label_size")
         w = self.mapping(z.reshape(n, self.z_space_dim), label)
         wp: torch.Tensor = self.truncation(w.float(), float(truncation), truncation_cutoff)
         return wp

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..contract import Contract, Task
-from .base import Generator
+from .base import Generator, class_vector
 
 __all__ = ["StyleGAN2Generator", "bias_act", "modulated_conv2d", "setup_filter", "upfirdn2d"]
 
@@ -439,17 +439,7 @@ class StyleGAN2Generator(Generator):
 
     def class_vector(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """c for the mapping network: one-hot from int64 class indices, or a float vector as given."""
-        if self.c_dim == 0:
-            if labels is not None:
-                raise ValueError("this StyleGAN2 is unconditional; it takes no labels")
-            return None
-        if labels is None:
-            raise ValueError(f"this StyleGAN2 is class-conditional ({self.c_dim} classes); pass labels")
-        if labels.dtype in (torch.int64, torch.int32):
-            if int(labels.min()) < 0 or int(labels.max()) >= self.c_dim:
-                raise ValueError(f"class labels must be in 0 … {self.c_dim - 1}, got {labels.tolist()}")
-            return F.one_hot(labels.long(), self.c_dim).to(torch.float32)
-        return labels.reshape(n, self.c_dim).to(torch.float32)
+        return class_vector(labels, self.c_dim, n, name="StyleGAN2", size_name="c_dim")
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
                 truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:
