@@ -33,6 +33,7 @@ import pytest
 import torch
 from network_pickles import persistent, write_network_pickle
 from safetensors.torch import load_file
+from test_stylegan3 import CASES
 
 from gan_studio.architectures import StyleGAN3Generator
 from gan_studio.contract import Task
@@ -49,16 +50,7 @@ ANIME = "akiyamasho/stylegan3-anime-faces-generator"
 NEW_IDS = [STUDIOGAN_T, STUDIOGAN_R, ANIME]
 ATOL = 1e-5
 
-# The reference cases of tests/test_stylegan3.py (NVIDIA's init kwargs of the two networks).
-CASES: dict[str, dict[str, Any]] = {
-    "t32": {"z_dim": 12, "c_dim": 0, "w_dim": 16, "img_resolution": 32, "img_channels": 3,
-            "mapping_kwargs": {"num_layers": 2}, "channel_base": 512, "channel_max": 16, "num_layers": 4,
-            "num_critical": 2, "conv_clamp": 256, "magnitude_ema_beta": 0.99, "num_fp16_res": 4},
-    "r16": {"z_dim": 8, "c_dim": 3, "w_dim": 12, "img_resolution": 16, "img_channels": 3,
-            "mapping_kwargs": {"num_layers": 3}, "channel_base": 1024, "channel_max": 24, "conv_kernel": 1,
-            "use_radial_filters": True, "num_layers": 5, "num_critical": 2, "margin_size": 6, "output_scale": 0.5,
-            "conv_clamp": None, "num_fp16_res": 0},
-}
+# CASES: the reference cases of tests/test_stylegan3.py (NVIDIA's init kwargs of the two networks).
 ENTRY_CASE = {STUDIOGAN_T: "t32", STUDIOGAN_R: "r16"}
 
 pytestmark = pytest.mark.usefixtures("one_thread")
