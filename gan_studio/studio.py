@@ -86,17 +86,6 @@ class Studio:
             return None
         return [f for f in (local_weight_file(s) for s in sources) if f is not None]
 
-    def has_style_space(self, spec: ModelSpec) -> bool:
-        """Whether ``spec``'s architecture declares a style space W (mixing, directions), read from
-        the architecture class without loading any weights."""
-        from .architectures import architecture_class
-        from .errors import UnknownArchitectureError
-
-        try:
-            return architecture_class(spec.architecture).has_w_space
-        except UnknownArchitectureError:
-            return False
-
     def has_directions(self, spec: ModelSpec) -> bool:
         """Whether semantic directions can be found for ``spec`` (a style space W, or z read by its first
         layer as in ProGAN), read from the architecture class without loading any weights."""
