@@ -48,10 +48,13 @@ def _embedded(name: str) -> tuple[torch.nn.Module, Path]:
     return module.eval(), folder
 
 
-def build_cases(tmp: Path, quick: bool) -> list[dict[str, Any]]:
+def build_cases(tmp: Path, quick: bool, only: list[str] | None = None) -> list[dict[str, Any]]:
     """Every built-in GAN architecture at its native size: the reference module (the published layout
     from tests/reference_*.py, no gan_studio code; for the two architectures with no published
-    checkpoint, the embedded model's module run eagerly) and the same weights as a studio folder."""
+    checkpoint, the embedded model's module run eagerly) and the same weights as a studio folder.
+
+    The StyleGAN cases (seconds per image on a CPU) are built in a full run, or, with or without
+    ``quick``, when ``only`` names them (names are matched by prefix, as ``--only`` does)."""
     from tests import reference_layouts as ref
 
     cases: list[dict[str, Any]] = []
@@ -93,7 +96,12 @@ def build_cases(tmp: Path, quick: bool) -> list[dict[str, Any]]:
                              "labels": ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]})
     add("stargan128", "multidomain", star, folder,
         lambda: (torch.rand(1, 3, 128, 128) * 2 - 1, torch.tensor([[0., 1, 0, 1, 0]])), size=128)
+    def selected(name: str) -> bool:
+        return only is None or any(name.startswith(o) for o in only)
+
     if quick:
+        if only is not None:
+            _stylegan_cases(tmp, selected, add)
         return cases
     # colorization U-Net: the embedded photo-colorizer, 256 px
     color, folder = _embedded("photo-colorizer")
@@ -133,7 +141,43 @@ def build_cases(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     add("biggan_deep128", "generate", big, folder,
         lambda: (torch.randn(1, 128).clamp(-2, 2) * 0.5, torch.nn.functional.one_hot(torch.tensor([1]), 1000).float(),
                  0.5), size=128, label="1", truncation=0.5)
+    _stylegan_cases(tmp, selected, add)
     return cases
+
+
+def _stylegan_cases(tmp: Path, wanted: Callable[[str], bool], add: Callable[..., None]) -> None:
+    """StyleGAN2 at 256 and 1024 px and StyleGAN3-T at 256 px (NVIDIA layout, published configs), batch 1.
+
+    Random weights (the constructors' own initialisation, seeded): the timings do not depend on
+    the values. No published layout of these networks lives in tests/ (their tests hold numbers
+    derived by running NVIDIA's code), so the reference is gan_studio's module run eagerly in fp32.
+    ψ = 1 and noise_mode "const", which is what ``Studio.generate`` runs by default."""
+    from gan_studio.architectures import StyleGAN2Generator, StyleGAN3Generator
+
+    configs: list[tuple[str, Callable[[], torch.nn.Module], int, str]] = [
+        # stylegan2-ada-pytorch's "paper256" config (fmaps 0.5 -> channel_base 16384), conv_clamp 256
+        ("stylegan2_256", lambda: StyleGAN2Generator(
+            z_dim=512, w_dim=512, img_resolution=256, img_channels=3, mapping_kwargs={"num_layers": 8},
+            synthesis_kwargs={"channel_base": 16384, "channel_max": 512, "conv_clamp": 256}), 256,
+         "gan_studio module, eager (ADA paper256 config, random weights)"),
+        # FFHQ config-f, as ADA-trained (conv_clamp 256; converted TF nets have none)
+        ("stylegan2_1024", lambda: StyleGAN2Generator(
+            z_dim=512, w_dim=512, img_resolution=1024, img_channels=3, mapping_kwargs={"num_layers": 8},
+            synthesis_kwargs={"channel_base": 32768, "channel_max": 512, "conv_clamp": 256}), 1024,
+         "gan_studio module, eager (FFHQ config-f, random weights)"),
+        # -T: the constructor's defaults (14 layers, conv_kernel 3, mapping 2 layers, conv_clamp 256)
+        ("stylegan3_t_256", lambda: StyleGAN3Generator(
+            z_dim=512, w_dim=512, img_resolution=256, img_channels=3, channel_base=32768, channel_max=512,
+            num_layers=14, conv_kernel=3), 256, "gan_studio module, eager (-T config, random weights)"),
+    ]
+    for seed, (name, build, size, reference) in enumerate(configs, start=20):
+        if not wanted(name):
+            continue
+        torch.manual_seed(seed)
+        module = build().eval()
+        folder = module.save_pretrained(tmp / name, meta={"image_size": size, "channels": 3})
+        add(name, "generate", module, folder, lambda: torch.randn(1, 512), size=size, reference=reference,
+            variants=("fp32", "bf16"))
 
 
 def pipeline_call(case: dict[str, Any], studio: Any) -> Callable[[], list[Image.Image]]:

@@ -115,10 +115,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 def run_variants(case: dict[str, Any], device: str, repeats: int, compile_too: bool) -> dict[str, Any]:
     """Seconds (timed in turns) and PSNR against the fp32 output for each runtime variant of the case's
-    pipeline; the first call of each (load, and with compile the compilation) is reported apart."""
+    pipeline (those the case names in ``variants``, else all; fp32 first, the baseline); the first call
+    of each (load, and with compile the compilation) is reported apart."""
     from gan_studio.studio import Studio
 
-    variants = dict(VARIANTS)
+    variants = {k: v for k, v in VARIANTS.items() if k in case.get("variants", VARIANTS)}  # a heavy case: fewer
     if compile_too:
         variants["auto+compile"] = {"compile": True}
     threads = torch.get_num_threads()

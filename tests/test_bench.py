@@ -36,3 +36,15 @@ def test_psnr_is_infinite_for_identical_images_and_finite_otherwise():
     b = Image.new("RGB", (8, 8), (11, 20, 30))
     assert psnr(a, a) == float("inf")
     assert psnr(a, b) == pytest.approx(10 * __import__("math").log10(255.0**2 / (1 / 3)))
+
+
+def test_the_stylegan_cases_are_built_when_named_even_with_quick(tmp_path: Path):
+    from bench.cases import build_cases
+
+    cases = build_cases(tmp_path, True, ["stylegan2_256", "stylegan3_t_256"])
+    stylegan = {c["name"]: c for c in cases if c["name"].startswith("stylegan")}
+    assert list(stylegan) == ["stylegan2_256", "stylegan3_t_256"]  # stylegan2_1024 not named, not built
+    assert all(c["kind"] == "generate" and c["batch"] == 1 and c["variants"] == ("fp32", "bf16")
+               for c in stylegan.values())
+    assert stylegan["stylegan2_256"]["module"].synthesis.b256.conv1.weight.shape[0] == 64  # channel_base 16384
+    assert not any(c["name"].startswith("stylegan") for c in build_cases(tmp_path / "q", True))
