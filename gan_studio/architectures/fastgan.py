@@ -170,7 +170,8 @@ class FastGANGenerator(Generator):
         # Noise drawn from torch's global RNG in memory order: channels-last or compiled code could
         # change the images, so a model that draws noise runs as it is (see UnetGenerator.contract).
         return Contract(task=Task.UNCONDITIONAL, latent_dim=self.nz, truncation="trick", out_channels=self.nc,
-                        native_size=self.im_size, stochastic=stochastic, compile=not stochastic)
+                        native_size=self.im_size, stochastic=stochastic, compile=not stochastic,
+                        auto_bf16=False)  # bf16 not measured (bench/): fp32 unless asked
 
     def images(self, z: torch.Tensor, noise_mode: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(image, small)``: the im_size image and the 128 px image, as the HugGAN model card's

@@ -179,7 +179,8 @@ class PGGANGenerator(Generator):
     def contract(self) -> Contract:
         return Contract(task=Task.CONDITIONAL if self.label_size else Task.UNCONDITIONAL,
                         latent_dim=self.z_space_dim, num_classes=self.label_size, truncation="trick",
-                        out_channels=self.image_channels, native_size=self.resolution, latent_directions=True)
+                        out_channels=self.image_channels, native_size=self.resolution, latent_directions=True,
+                        auto_bf16=False)  # bf16 not measured (bench/): fp32 unless asked
 
     def latent_affines(self) -> list[torch.Tensor]:
         """``layer0``'s weight as [out·4·4, z_space_dim]: how each first feature reads z (SeFa on ProGAN

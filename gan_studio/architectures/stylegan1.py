@@ -342,7 +342,7 @@ class StyleGANv1Generator(Generator):
                         latent_dim=self.z_space_dim, num_classes=self.label_size, truncation="w",
                         out_channels=self.image_channels, native_size=self.resolution,
                         ws_resolutions=tuple(INIT_RES * 2 ** (i // 2) for i in range(self.num_layers)),
-                        noise_modes=NOISE_MODES)
+                        noise_modes=NOISE_MODES, auto_bf16=False)  # bf16 not measured (bench/): fp32 unless asked
 
     def map(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
             truncation_cutoff: int | None = None) -> torch.Tensor:
