@@ -46,9 +46,9 @@ def _studio(args: argparse.Namespace) -> Any:
     return Studio(models_file=args.models, device=getattr(args, "device", "auto"), **runtime_kwargs(args))
 
 
-def _check_output(path: Path, overwrite: bool) -> Path:
-    if path.suffix.lower() not in (".png", ".gif"):
-        raise CliError(f"output {str(path)!r} must end in .png{' or .gif' if path.suffix else ''}")
+def _check_output(path: Path, overwrite: bool, *, suffixes: tuple[str, ...] = (".png", ".gif")) -> Path:
+    if path.suffix.lower() not in suffixes:
+        raise CliError(f"output {str(path)!r} must end in {' or '.join(suffixes)}")
     if path.exists() and not overwrite:
         raise CliError(f"{str(path)!r} exists; pass --overwrite or choose another path")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -236,12 +236,49 @@ def cmd_style_mix(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_project(args: argparse.Namespace) -> int:
+    from safetensors.torch import save_file
+
+    out = _check_output(Path(args.output), args.overwrite)
+    styles = _check_output(Path(args.styles) if args.styles else out.with_suffix(".styles.safetensors"),
+                           args.overwrite, suffixes=(".safetensors",))
+    studio = _studio(args)
+    bar = _progress_bar(args.steps, "projecting")
+    try:
+        found = studio.project(args.model, _load_input(args.input), steps=args.steps, space=args.space,
+                               loss=args.loss, seed=args.seed, progress=bar)
+    finally:
+        bar.close()
+    _save(found.result.image, found.result.params, out, args.overwrite)
+    save_file({"ws": found.ws.contiguous()}, str(styles), metadata={"model": str(args.model), "space": args.space})
+    print(styles)
+    logger.info("projection loss %s after %d steps", found.result.params.get("final_loss"), len(found.losses))
+    return 0
+
+
+def _load_styles(path: str) -> Any:
+    """The styles a ``project`` run saved (a safetensors file with one tensor, ``ws``)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(path)
+    except (OSError, SafetensorError) as exc:
+        raise CliError(f"--styles {path!r} is not a styles file written by `gan-studio project` ({exc})") from None
+    if set(tensors) != {"ws"}:
+        raise CliError(f"--styles {path!r} should hold one tensor 'ws', it holds {sorted(tensors)}")
+    return tensors["ws"]
+
+
 def cmd_directions(args: argparse.Namespace) -> int:
     out = _check_output(Path(args.output), args.overwrite)
     studio = _studio(args)
+    if args.styles and not args.amounts:
+        raise CliError("--styles goes with --amounts (an edit of the projected photo)")
     if args.amounts:
         result = studio.edit(args.model, seed=args.seed, amounts=args.amounts, layers=args.layers,
-                             label=args.label, truncation=args.truncation, noise_mode=args.noise_mode)
+                             label=args.label, truncation=args.truncation, noise_mode=args.noise_mode,
+                             ws=_load_styles(args.styles) if args.styles else None)
     else:
         result = studio.directions(args.model, seed=args.seed, k=args.k, steps=args.steps,
                                    max_amount=args.max_amount, layers=args.layers, truncation=args.truncation,
@@ -261,9 +298,15 @@ def _style_command(params: dict[str, Any]) -> str | None:
     if mode == "directions":
         return (f"python -m gan_studio directions --model {model} --seed {params['seed']} -k {params['k']} "
                 f"--steps {params['steps']} --max-amount {params['max_amount']}{layer_arg}")
+    if mode == "edit" and params.get("projected"):
+        return (f"python -m gan_studio directions --model {model} --styles STYLES.safetensors "
+                f"--amounts {' '.join(map(str, params['directions']))}{layer_arg}")
     if mode == "edit":
         return (f"python -m gan_studio directions --model {model} --seed {params['seed']} "
                 f"--amounts {' '.join(map(str, params['directions']))}{layer_arg}")
+    if mode == "projection":
+        return (f"python -m gan_studio project --model {model} INPUT --steps {params.get('steps_asked')} "
+                f"--space {params.get('space')} --loss {params.get('loss')} --seed {params.get('seed', 0)}")
     return None
 
 
@@ -559,6 +602,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_style_mix)
 
+    p = sub.add_parser("project", help="project a photo into a StyleGAN's W / W+ (then edit it: directions --styles)")
+    _common(p, runtime=True)
+    p.add_argument("--model", required=True, help="a StyleGAN: registry id, local model folder or Hub repo id")
+    p.add_argument("input", help="the photo (centre square, resized to the model's size)")
+    p.add_argument("--steps", type=int, default=100, help="optimisation steps, 1-1000 (default 100)")
+    p.add_argument("--space", choices=["w", "w+"], default="w",
+                   help="w: one style for every layer (edits well; default); w+: one per layer (closer)")
+    p.add_argument("--loss", choices=["auto", "perceptual", "pixel"], default="auto",
+                   help="perceptual (VGG16 features, downloads ~530 MB once), pixel, or auto: perceptual when "
+                        "the VGG16 file is already cached, else pixel (default)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the optimisation's noise (default 0)")
+    p.add_argument("-o", "--output", required=True, help="output PNG (the generator's image of the styles)")
+    p.add_argument("--styles", help="where to save the styles (default: OUT.styles.safetensors)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.set_defaults(func=cmd_project)
+
     p = sub.add_parser("directions", help="a StyleGAN's semantic directions (SeFa, no training data): a preview "
                                           "strip per direction, or one edit with --amounts")
     _common(p, runtime=True)
@@ -571,6 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead of a preview: move the image by these amounts along directions 1, 2, …")
     p.add_argument("--layers", default="all", choices=["coarse", "middle", "fine", "all"],
                    help="the style layers the directions are found for and applied to (default all)")
+    p.add_argument("--styles", metavar="FILE", help="with --amounts: edit the styles `project` saved (your photo)")
     p.add_argument("--label", help="class for conditional models")
     p.add_argument("--truncation", type=float, help="truncation psi towards the average style (default 1: none)")
     p.add_argument("--noise-mode", choices=["const", "random", "none"], help="noise inputs (default: the stored ones)")

@@ -21,7 +21,7 @@ LAYERS: dict[str, int] = {
     "gan_studio.weights": 1, "gan_studio.network_pickle": 1, "gan_studio.hub": 1, "gan_studio.folder": 1,
     "gan_studio.architectures": 2, "gan_studio.convert": 2,
     "gan_studio.registry": 3,
-    "gan_studio.runtime": 4, "gan_studio.batching": 4, "gan_studio.models": 4,
+    "gan_studio.runtime": 4, "gan_studio.perceptual": 4, "gan_studio.batching": 4, "gan_studio.models": 4,
     "gan_studio.pipelines": 5,
     "gan_studio.studio": 6,
     "gan_studio.evaluation": 7, "gan_studio.compare": 7, "gan_studio.training": 7,

@@ -230,3 +230,51 @@ def test_progan_has_directions_in_z_from_its_first_layer(studio: Studio, tmp_pat
         directions(loaded, k=2, layers="coarse")
     with pytest.raises(WrongTaskError, match="has no style space W"):
         studio.style_mix(model, row_seeds=[1], col_seeds=[2])
+
+
+def test_the_perceptual_loss_comes_from_vgg16_on_the_hub_and_is_never_downloaded_unasked(
+        studio: Studio, model: str, hub_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """VGG16's features are published on the test Hub under the real repo id, revision and file name
+    (random weights in torchvision's layout, features only); the projection says which loss it used."""
+    from safetensors.torch import save_file
+
+    from gan_studio import perceptual
+    from gan_studio.errors import HubError
+
+    monkeypatch.setattr(perceptual, "_cache", {})
+    target = studio.generate(model, seed=11)[0].image
+    assert studio.project(model, target, steps=2, loss="auto").result.params["loss"] == "pixel"  # not cached
+    with pytest.raises(HubError):
+        studio.project(model, target, steps=2, loss="perceptual")  # the repo is not on this Hub yet
+    torch.manual_seed(0)
+    features = perceptual._features()
+    path = tmp_path / "vgg.safetensors"
+    save_file({f"features.{k}": v.contiguous() for k, v in features.state_dict().items()}, str(path))
+    hub_server.publish(perceptual.VGG_REPO, {perceptual.VGG_FILE: path.read_bytes()}, revision=perceptual.VGG_REVISION)
+    found = studio.project(model, target, steps=3, loss="perceptual")
+    assert found.result.params["loss"] == "perceptual" and len(found.losses) == 3
+    monkeypatch.setattr(perceptual, "_cache", {})  # now cached on disk: auto takes it without a download
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert studio.project(model, target, steps=2, loss="auto").result.params["loss"] == "perceptual"
+    with pytest.raises(UserInputError, match="unknown projection loss 'lpips'; choose one of: auto, perceptual, pixel"):
+        studio.project(model, target, steps=2, loss="lpips")
+
+
+def test_project_and_edit_from_the_command_line(model: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from gan_studio.cli import main
+    from gan_studio.metadata import read_metadata
+
+    common = ["--model", model, "--device", "cpu", "--precision", "fp32"]
+    photo = tmp_path / "photo.png"
+    assert main(["generate", *common, "--seed", "11", "-o", str(photo)]) == 0
+    assert main(["project", *common, str(photo), "--steps", "5", "--space", "w+", "--loss", "pixel",
+                 "-o", str(tmp_path / "projected.png")]) == 0
+    styles = tmp_path / "projected.styles.safetensors"
+    assert styles.is_file() and read_metadata(tmp_path / "projected.png")["space"] == "w+"
+    assert main(["directions", *common, "--styles", str(styles), "--amounts", "2", "-o", str(tmp_path / "e.png")]) == 0
+    assert read_metadata(tmp_path / "e.png")["projected"] is True
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "projected.png")]) == 0
+    assert "gan_studio project --model" in capsys.readouterr().out
+    assert main(["directions", *common, "--styles", str(photo), "--amounts", "1", "-o", str(tmp_path / "x.png")]) == 2

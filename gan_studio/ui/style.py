@@ -301,6 +301,8 @@ def build_style_tab(
         finally:
             timer.cancel()
             stops.pop(key, None)
+        gr.Info(f"projected with the {found.result.params.get('loss')} loss in {len(found.losses)} steps"
+                + (" (stopped early)" if found.stopped else ""))
         folder = store.call_dir(request)
         result_path = store.save_png(folder, f"{spec.id}_projected", found.result.image, found.result.params)
         target_path = store.save_png(folder, f"{spec.id}_target", found.target,
