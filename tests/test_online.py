@@ -92,3 +92,16 @@ def test_catalogue_entry_downloads_and_runs(studio, photo, model_id, variant):
     else:
         result = studio.colorize(model_id, photo.convert("L"))
         _check_image(result.image)
+
+
+def test_the_perceptual_network_downloads_and_loads_strictly() -> None:
+    """timm/vgg16.tv_in1k at the pinned revision: its features.* load into VGG16's layout strictly and
+    tell two different images apart more than an image from itself."""
+    import torch
+
+    from gan_studio.perceptual import load_vgg16, perceptual_distance
+
+    vgg = load_vgg16(download=True)
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    assert float(perceptual_distance(vgg, x, x)) < 1e-6
+    assert float(perceptual_distance(vgg, x, torch.rand(1, 3, 64, 64) * 2 - 1)) > 0.1
