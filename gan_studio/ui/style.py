@@ -90,12 +90,14 @@ def build_style_tab(
     studio = access.studio
 
     def style_ids(session: Sequence[str] | None = None) -> list[str]:
-        return [i for i in access.ids(JOBS["generate"], session) if studio.has_directions(studio.registry.get(i))]
+        ids = [i for i in access.ids(JOBS["generate"], session) if studio.has_directions(studio.registry.get(i))]
+        return sorted(ids, key=lambda i: studio.registry.get(i).source.is_hub)  # local ones (no download) first
 
     ids = style_ids()
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(ids, value=ids[0] if ids else None, label="StyleGAN model", allow_custom_value=True,
+                                elem_id="style-model",
                                 info="models with a style space (StyleGAN family); ProGAN for directions in z")
             info = gr.Markdown(spec_blurb(studio.registry.get(ids[0])) if ids else
                                "No StyleGAN is registered. Add one in the **Models** tab (a Hub repo id or a folder "
