@@ -471,7 +471,7 @@ def from_network_pickle(path: str | os.PathLike[str], *, network: str = "G_ema")
         )
     if pkl.init_args:
         raise CheckpointError(f"{Path(path).name}: positional init arguments {pkl.init_args!r} are not supported")
-    kwargs = json.loads(json.dumps(pkl.init_kwargs))  # JSON-able config (tuples become lists)
+    kwargs = json.loads(json.dumps(ARCHITECTURES[name].kwargs_from_network_pickle(pkl.init_kwargs)))  # JSON-able
     try:
         module = ARCHITECTURES[name](**kwargs)
     except (TypeError, ValueError) as exc:

@@ -119,6 +119,25 @@ def test_a_network_pickle_becomes_the_same_generator(reference: dict[str, torch.
     torch.testing.assert_close(out, reference[f"{case}/img_const"], atol=1e-5, rtol=0)
 
 
+def test_a_stylegan3_codebase_pickle_with_flat_synthesis_keywords_becomes_the_same_generator(
+        reference: dict[str, torch.Tensor], tmp_path: Path) -> None:
+    """NVIDIA's stylegan3 repo pickles StyleGAN2 networks with ``**synthesis_kwargs`` flat at the top
+    level (plus ``fused_modconv_default``); the converter nests them for this constructor."""
+    from gan_studio.convert import from_network_pickle
+
+    case = "skip16"
+    flat = {k: v for k, v in CASES[case].items() if k != "synthesis_kwargs"}
+    flat.update(CASES[case]["synthesis_kwargs"], fused_modconv_default="inference_only")
+    G = reference_generator(reference, case)
+    path = write_network_pickle(tmp_path / "sg3-codebase.pkl",
+                                {"G_ema": persistent(G, module_src=HARMLESS_SRC, init_kwargs=flat)})
+    module, architecture, kwargs = from_network_pickle(path)
+    assert architecture == "stylegan2" and kwargs == CASES[case]
+    with torch.no_grad():
+        out = module(reference[f"{case}/z"], noise_mode="const")
+    torch.testing.assert_close(out, reference[f"{case}/img_const"], atol=1e-5, rtol=0)
+
+
 class _Reduce:
     """An object that pickles as ``func(*args)``."""
 

@@ -122,6 +122,12 @@ class Generator(nn.Module):
         return False
 
     @classmethod
+    def kwargs_from_network_pickle(cls, init_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """This architecture's constructor arguments from the init kwargs a network pickle recorded
+        (override where the pickling code's signature differs from the constructor's)."""
+        return dict(init_kwargs)
+
+    @classmethod
     def complete_meta(cls, config: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
         """The studio metadata (task, labels, image size, channels …) of a folder of this architecture,
         completed from its config where the ``_gan_studio`` block leaves something out."""

@@ -388,6 +388,18 @@ class StyleGAN2Generator(Generator):
                                       **{k: mapping[k] for k in MAPPING_KEYS if k in mapping and k != "activation"})
 
     @classmethod
+    def kwargs_from_network_pickle(cls, init_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """stylegan2-ada-pytorch records ``synthesis_kwargs={…}``; stylegan3's ``networks_stylegan2``
+        takes them as flat keywords (and adds ``fused_modconv_default``, a speed switch that does not
+        change the numbers): both become this constructor's nested ``synthesis_kwargs``."""
+        kwargs = dict(init_kwargs)
+        kwargs.pop("fused_modconv_default", None)
+        flat = {k: kwargs.pop(k) for k in list(kwargs) if k in SYNTHESIS_KEYS}
+        if flat:
+            kwargs["synthesis_kwargs"] = {**dict(kwargs.get("synthesis_kwargs") or {}), **flat}
+        return kwargs
+
+    @classmethod
     def recognises_network_pickle(cls, class_name: str, submodule_classes: set[str]) -> bool:
         # networks.py / networks_stylegan2.py: synthesis blocks; StyleGAN3 has SynthesisInput instead
         return class_name == "Generator" and "SynthesisBlock" in submodule_classes
