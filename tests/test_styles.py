@@ -278,3 +278,16 @@ def test_project_and_edit_from_the_command_line(model: str, tmp_path: Path,
     assert main(["info", str(tmp_path / "projected.png")]) == 0
     assert "gan_studio project --model" in capsys.readouterr().out
     assert main(["directions", *common, "--styles", str(photo), "--amounts", "1", "-o", str(tmp_path / "x.png")]) == 2
+
+
+def test_a_conditional_stylegan_mixes_within_the_chosen_class(studio: Studio, tmp_path: Path) -> None:
+    torch.manual_seed(5)
+    G = StyleGAN2Generator(z_dim=8, c_dim=3, w_dim=8, img_resolution=16, mapping_kwargs={"num_layers": 1},
+                           synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+    model = str(G.save_pretrained(tmp_path / "cond", meta={"labels": ["cat", "dog", "wild"]}))
+    as_dog = studio.style_mix(model, row_seeds=[1], col_seeds=[2], layers="all", label="dog")
+    as_cat = studio.style_mix(model, row_seeds=[1], col_seeds=[2], layers="all", label="cat")
+    assert pixels(as_dog.columns[0]) == pixels(studio.generate(model, seed=2, label="dog")[0])
+    assert pixels(as_dog.cells[0][0]) != pixels(as_cat.cells[0][0])
+    with pytest.raises(UserInputError, match="unknown class 'bird'"):
+        studio.style_mix(model, row_seeds=[1], col_seeds=[2], label="bird")

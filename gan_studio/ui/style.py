@@ -38,6 +38,11 @@ LAYER_CHOICES = [("coarse (4–8 px: pose, shape)", "coarse"), ("middle (16–32
                  ("fine (64 px and up: colour, texture)", "fine"), ("all", "all")]
 N_SLIDERS = 5  # direction sliders shown
 MAX_SEEDS = 8
+RANDOM_CLASS = "(a class per seed)"
+
+
+def _label(value: Any) -> str | None:
+    return None if value in (None, "", RANDOM_CLASS) else str(value)
 
 
 @dataclass
@@ -107,6 +112,8 @@ def build_style_tab(
             psi = gr.Slider(-1.0, 2.0, value=0.7, step=0.05, label="Truncation ψ",
                             info="towards the average style: 1 = none, 0.5–0.8 = fewer odd images, less variety")
             cutoff = gr.Slider(0, 18, value=0, step=1, label="Truncation layer cutoff (0 = all layers)")
+            label = gr.Dropdown([RANDOM_CLASS], value=RANDOM_CLASS, label="Class", visible=False,
+                                allow_custom_value=True, elem_id="style-class")
             noise = gr.Radio(["const", "random", "none"], value="const", label="Noise inputs",
                              info="const: the stored noise; random: drawn from the seed; none: off")
             with gr.Group(visible=False) as transform_group:  # StyleGAN3: its contract's input_transform
@@ -190,18 +197,21 @@ def build_style_tab(
         return (spec_blurb(spec) + f"  \n{what}",
                 gr.update(maximum=max(contract.num_ws, 1), value=0),
                 gr.update(visible=bool(modes), choices=modes or ["const"], value=modes[0] if modes else "const"),
-                gr.update(visible=contract.input_transform))
+                gr.update(visible=contract.input_transform),
+                gr.update(visible=bool(contract.num_classes), value=RANDOM_CLASS,
+                          choices=[RANDOM_CLASS, *(list(spec.labels) or [str(i) for i in range(contract.num_classes)])]))
 
     @user_errors
     def do_generate(model_id: str, seed_value: float, n: float, psi_value: float, cutoff_value: float,
-                    noise_mode: str, tx: float, ty: float, degrees: float, session: list[str] | None,
-                    request: gr.Request,
+                    noise_mode: str, tx: float, ty: float, degrees: float, class_name: str | None,
+                    session: list[str] | None, request: gr.Request,
                     progress: gr.Progress = gr.Progress()) -> tuple[str, list[str], dict[str, Any]]:
         spec = _spec(model_id, session)
         load_with_progress(studio, spec, None, progress)
         contract = studio.load(spec.id).contract
         moved = contract.input_transform and (float(tx or 0), float(ty or 0), float(degrees or 0)) != (0, 0, 0)
         results = generate(spec.id, seed=int(seed_value or 0), n=int(n or 1), truncation=_psi(psi_value),
+                           label=_label(class_name),
                            truncation_cutoff=_cutoff(cutoff_value, contract.num_ws),
                            noise_mode=noise_mode if contract.noise_modes else None,
                            translate=(float(tx or 0), float(ty or 0)) if moved else None,
@@ -212,13 +222,13 @@ def build_style_tab(
 
     @user_errors
     def do_mix(model_id: str, rows_text: str, cols_text: str, layer_group: str, psi_value: float,
-               cutoff_value: float, noise_mode: str, session: list[str] | None, request: gr.Request,
-               progress: gr.Progress = gr.Progress()) -> tuple[str, list[str], dict[str, Any]]:
+               cutoff_value: float, noise_mode: str, class_name: str | None, session: list[str] | None,
+               request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[str, list[str], dict[str, Any]]:
         spec = _spec(model_id, session)
         row_seeds, col_seeds = parse_seeds(rows_text, "row seeds"), parse_seeds(cols_text, "column seeds")
         load_with_progress(studio, spec, None, progress)
         contract = studio.load(spec.id).contract
-        mix = style_mix(spec.id, row_seeds=row_seeds, col_seeds=col_seeds, layers=layer_group,
+        mix = style_mix(spec.id, row_seeds=row_seeds, col_seeds=col_seeds, layers=layer_group, label=_label(class_name),
                         truncation=_psi(psi_value), truncation_cutoff=_cutoff(cutoff_value, contract.num_ws),
                         noise_mode=noise_mode if contract.noise_modes else None,
                         progress=progress_fn(progress, start=0.1))
@@ -262,14 +272,14 @@ def build_style_tab(
 
     @user_errors
     def do_interpolate(model_id: str, seed_a: float, seed_b_value: float, n_frames: float, psi_value: float,
-                       noise_mode: str, session: list[str] | None, request: gr.Request,
+                       noise_mode: str, class_name: str | None, session: list[str] | None, request: gr.Request,
                        progress: gr.Progress = gr.Progress()) -> tuple[str, list[str], dict[str, Any]]:
         from ..image_io import frames_to_gif
 
         spec = _spec(model_id, session)
         load_with_progress(studio, spec, None, progress)
         contract = studio.load(spec.id).contract
-        results = w_interpolate(spec.id, seed_a=int(seed_a or 0), seed_b=int(seed_b_value or 0),
+        results = w_interpolate(spec.id, seed_a=int(seed_a or 0), seed_b=int(seed_b_value or 0), label=_label(class_name),
                                 frames=int(n_frames or 8), truncation=_psi(psi_value),
                                 noise_mode=noise_mode if contract.noise_modes else None,
                                 progress=progress_fn(progress, start=0.1, end=0.9))
@@ -320,22 +330,23 @@ def build_style_tab(
     def show_mode(choice: str) -> list[Any]:
         return [gr.update(visible=choice == m) for m in MODES]
 
-    model.change(controls, [model, session_models], [info, cutoff, noise, transform_group], api_name="style_controls",
+    model.change(controls, [model, session_models], [info, cutoff, noise, transform_group, label],
+                 api_name="style_controls",
                  api_visibility="undocumented", concurrency_id="gpu")
     mode.change(show_mode, mode, groups, api_name="style_mode", api_visibility="undocumented",
                 concurrency_limit=None, show_progress="hidden")
     outputs = [result, gallery, params]
     run_generate.click(gpu(do_generate), [model, seed, count, psi, cutoff, noise, shift_x, shift_y, rotate,
-                                          session_models], outputs,
+                                          label, session_models], outputs,
                        api_name="style_generate", concurrency_id="gpu")
-    run_mix.click(gpu(do_mix), [model, rows, cols, layers, psi, cutoff, noise, session_models], outputs,
+    run_mix.click(gpu(do_mix), [model, rows, cols, layers, psi, cutoff, noise, label, session_models], outputs,
                   api_name="style_mix", concurrency_id="gpu")
     run_preview.click(gpu(do_preview), [model, seed, dir_layers, psi, noise, session_models], outputs,
                       api_name="style_directions", concurrency_id="gpu")
     run_edit.click(gpu(do_edit), [model, seed, dir_layers, psi, noise, *sliders, edit_photo, projected,
                                   session_models], outputs,
                    api_name="style_edit", concurrency_id="gpu")
-    run_interp.click(gpu(do_interpolate), [model, seed, seed_b, frames, psi, noise, session_models], outputs,
+    run_interp.click(gpu(do_interpolate), [model, seed, seed_b, frames, psi, noise, label, session_models], outputs,
                      api_name="style_interpolate", concurrency_id="gpu")
     run_project.click(gpu(do_project, duration=300), [model, photo, steps, space, session_models],
                       [*outputs, projected], api_name="style_project", concurrency_id="gpu")
