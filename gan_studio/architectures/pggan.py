@@ -22,6 +22,7 @@ The helpers here (:func:`pixel_norm`, :func:`grow_image`) are shared with
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -32,7 +33,7 @@ from torch import nn
 from ..contract import Contract, Task
 from .base import Generator, class_vector
 
-__all__ = ["PGGANGenerator", "check_resolution", "grow_image", "pixel_norm"]
+__all__ = ["PGGANGenerator", "check_resolution", "feature_maps", "grow_image", "pixel_norm"]
 
 RESOLUTIONS = (8, 16, 32, 64, 128, 256, 512, 1024)  # genforce's allowed resolutions
 INIT_RES = 4
@@ -50,6 +51,14 @@ def check_positive(**values: int) -> None:
     for name, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def feature_maps(res: int, *, fmaps_base: int, fmaps_max: int) -> int:
+    """genforce's channel count at resolution ``res``: ``min(fmaps_base // res, fmaps_max)``, at least 1."""
+    channels = min(fmaps_base // res, fmaps_max)
+    if channels < 1:
+        raise ValueError(f"fmaps_base={fmaps_base} leaves no channels at {res} px")
+    return channels
 
 
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -157,11 +166,7 @@ class PGGANGenerator(Generator):
         self.num_blocks = int(math.log2(resolution)) - int(math.log2(INIT_RES)) + 1
         self.register_buffer("lod", torch.zeros(()))
 
-        def nf(res: int) -> int:
-            channels = min(fmaps_base // res, fmaps_max)
-            if channels < 1:
-                raise ValueError(f"fmaps_base={fmaps_base} leaves no channels at {res} px")
-            return channels
+        nf = functools.partial(feature_maps, fmaps_base=fmaps_base, fmaps_max=fmaps_max)
 
         for block in range(self.num_blocks):
             res = INIT_RES * 2**block

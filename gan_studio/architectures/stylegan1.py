@@ -29,6 +29,7 @@ extrapolates away from the mean (genforce ignores ψ ≥ 1).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -38,7 +39,7 @@ from torch import nn
 
 from ..contract import Contract, Task
 from .base import Generator, class_vector
-from .pggan import INIT_RES, WSCALE_GAIN, check_positive, check_resolution, grow_image, pixel_norm
+from .pggan import INIT_RES, WSCALE_GAIN, check_positive, check_resolution, feature_maps, grow_image, pixel_norm
 
 __all__ = ["StyleGANv1Generator"]
 
@@ -234,11 +235,7 @@ class SynthesisModule(nn.Module):
         self.num_blocks = int(math.log2(resolution)) - int(math.log2(INIT_RES)) + 1
         self.register_buffer("lod", torch.zeros(()))
 
-        def nf(res: int) -> int:
-            channels = min(fmaps_base // res, fmaps_max)
-            if channels < 1:
-                raise ValueError(f"fmaps_base={fmaps_base} leaves no channels at {res} px")
-            return channels
+        nf = functools.partial(feature_maps, fmaps_base=fmaps_base, fmaps_max=fmaps_max)
 
         def conv(in_channels: int, out_channels: int, res: int, **kwargs: Any) -> ConvBlock:
             return ConvBlock(in_channels, out_channels, res, w_dim, use_wscale=use_wscale, noise_type=noise_type,
