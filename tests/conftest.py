@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,11 @@ def app_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pytest.MonkeyP
         mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_cache")))
         mp.delenv("GAN_STUDIO_TIME_LIMIT", raising=False)
         yield mp
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Any:
+    """The built-in registry (catalogue + embedded models), read once per test module."""
+    from gan_studio.registry import load_registry
+
+    return load_registry()

@@ -17,7 +17,6 @@ BigGAN truncation statistics.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from dataclasses import replace
@@ -27,6 +26,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hub_publishing import publish_source, torch_bytes
 from PIL import Image
 
 from gan_studio import weights
@@ -75,27 +75,6 @@ STARGAN_ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 
 # tiny models: one thread is faster and leaves the other core free (fixture in conftest.py)
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> Registry:
-    return load_registry()
-
-
-def torch_bytes(obj: object) -> bytes:
-    """What ``torch.save`` writes (the published ``pytorch_model.bin`` / ``.pth.tar`` format)."""
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
-def publish_source(hub, spec: ModelSpec, files: dict[str, bytes], variant: str | None = None) -> str:
-    """Publish ``files`` where ``spec``'s (variant's) source points: its repo, at its pinned revision.
-
-    The test Hub makes its own commit shas, so a pinned 40-hex revision is published as a branch of
-    that name; the server then answers it with its commit. Returns that commit."""
-    source = spec.source_for(variant)
-    return hub.publish(source.repo_id, files, revision=source.revision or "main")
 
 
 def with_kwargs(spec: ModelSpec, **kwargs) -> ModelSpec:

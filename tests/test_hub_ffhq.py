@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hub_publishing import publish_source, reference_state_dict
 from network_pickles import persistent, write_network_pickle
 from safetensors.torch import load_file
 from test_hub_stylegan3 import stylegan2_discriminator_bytes
@@ -29,7 +30,7 @@ from gan_studio.contract import Task
 from gan_studio.image_io import tensor_to_pil
 from gan_studio.models import build_generator
 from gan_studio.pipelines.generation import draw_latent
-from gan_studio.registry import ModelSpec, Registry, load_registry
+from gan_studio.registry import Registry
 from gan_studio.studio import Studio
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "stylegan2_nvidia_reference.safetensors"
@@ -41,22 +42,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def catalogue() -> Registry:
-    return load_registry()
-
-
-@pytest.fixture(scope="module")
 def reference() -> dict[str, torch.Tensor]:
     return load_file(str(REFERENCE))
-
-
-def state_dict_of(reference: dict[str, torch.Tensor], case: str) -> dict[str, torch.Tensor]:
-    prefix = f"{case}/sd/"
-    return {k[len(prefix):]: v.clone() for k, v in reference.items() if k.startswith(prefix)}
-
-
-def publish_source(hub, spec: ModelSpec, files: dict[str, bytes]) -> str:
-    return hub.publish(spec.source.repo_id, files, revision=spec.source.revision or "main")
 
 
 # --------------------------------------------------------------------------- the entry itself
@@ -122,7 +109,7 @@ def ffhq_pickle(reference: dict[str, torch.Tensor], tmp_path: Path) -> bytes:
     def generator(shift: float) -> StyleGAN2Generator:
         G = StyleGAN2Generator(**CASES[CASE]).eval()
         G.load_state_dict({k: v + shift if v.is_floating_point() and "resample_filter" not in k else v
-                           for k, v in state_dict_of(reference, CASE).items()})
+                           for k, v in reference_state_dict(reference, CASE).items()})
         return G
 
     src = "# training/networks.py would be here; the studio never runs it\n"

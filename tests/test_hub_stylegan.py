@@ -20,7 +20,6 @@ layout on the meta device (no memory).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import re
 from dataclasses import replace
@@ -30,6 +29,7 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 import torch
+from hub_publishing import publish_source, torch_bytes
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -40,7 +40,7 @@ from gan_studio.convert import guess_rosinality_config, rosinality_to_nvidia
 from gan_studio.image_io import tensor_to_pil
 from gan_studio.models import build_generator
 from gan_studio.pipelines.generation import draw_latent
-from gan_studio.registry import ModelSpec, Registry, load_registry
+from gan_studio.registry import ModelSpec, Registry
 from gan_studio.studio import Studio
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -61,22 +61,6 @@ NVIDIA_DERIVED = STYLEGAN2_IDS + [PGGAN_ID, STYLEGAN1_ID]
 ATOL = 1e-5
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> Registry:
-    return load_registry()
-
-
-def torch_bytes(obj: object) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
-def publish_source(hub, spec: ModelSpec, files: dict[str, bytes]) -> str:
-    """Publish ``files`` at ``spec``'s repo and pinned revision (a branch of that name on the test Hub)."""
-    return hub.publish(spec.source.repo_id, files, revision=spec.source.revision or "main")
 
 
 def with_kwargs(spec: ModelSpec, **kwargs) -> ModelSpec:

@@ -20,7 +20,6 @@ NVIDIA's geometry), and against the file sizes the Hub lists.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from dataclasses import replace
@@ -31,6 +30,7 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 import torch
+from hub_publishing import publish_source, reference_state_dict, torch_bytes
 from network_pickles import persistent, write_network_pickle
 from safetensors.torch import load_file
 from test_stylegan3 import CASES
@@ -40,7 +40,7 @@ from gan_studio.contract import Task
 from gan_studio.image_io import tensor_to_pil
 from gan_studio.models import build_generator
 from gan_studio.pipelines.generation import draw_latent
-from gan_studio.registry import ModelSpec, Registry, load_registry
+from gan_studio.registry import Registry, load_registry
 from gan_studio.studio import Studio
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "stylegan3_nvidia_reference.safetensors"
@@ -57,28 +57,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def catalogue() -> Registry:
-    return load_registry()
-
-
-@pytest.fixture(scope="module")
 def reference() -> dict[str, torch.Tensor]:
     return load_file(str(REFERENCE))
-
-
-def state_dict_of(reference: dict[str, torch.Tensor], case: str) -> dict[str, torch.Tensor]:
-    prefix = f"{case}/sd/"
-    return {k[len(prefix):]: v.clone() for k, v in reference.items() if k.startswith(prefix)}
-
-
-def torch_bytes(obj: object) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
-def publish_source(hub, spec: ModelSpec, files: dict[str, bytes]) -> str:
-    return hub.publish(spec.source.repo_id, files, revision=spec.source.revision or "main")
 
 
 def shapes(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
@@ -204,7 +184,7 @@ def test_the_written_out_layout_is_nvidias_for_the_reference_networks(reference)
                                conv_kernel=kw.get("conv_kernel", 3), radial=kw.get("use_radial_filters", False),
                                num_layers=kw["num_layers"], num_critical=kw["num_critical"],
                                margin_size=kw.get("margin_size", 10))
-        assert layout == shapes(state_dict_of(reference, case)), case
+        assert layout == shapes(reference_state_dict(reference, case)), case
 
 
 @pytest.mark.parametrize(("model_id", "cfg", "hub_mb"), [(STUDIOGAN_T, "stylegan3-t", 99.5),
@@ -276,7 +256,7 @@ def test_the_anime_pickle_size_says_128_px():
 
 def studiogan_file(reference: dict[str, torch.Tensor], case: str) -> bytes:
     """G_ema as StudioGAN's checkpoint saver writes it: the state dict under "state_dict", with the step."""
-    return torch_bytes({"state_dict": state_dict_of(reference, case), "step": 420000})
+    return torch_bytes({"state_dict": reference_state_dict(reference, case), "step": 420000})
 
 
 @pytest.mark.parametrize("model_id", [STUDIOGAN_T, STUDIOGAN_R])
@@ -324,7 +304,7 @@ def anime_pickle(reference: dict[str, torch.Tensor], tmp_path: Path) -> bytes:
     def generator(shift: float) -> StyleGAN3Generator:
         G = StyleGAN3Generator(**CASES["t32"]).eval()
         G.load_state_dict({k: v + shift if v.is_floating_point() and not k.endswith("_filter") else v
-                           for k, v in state_dict_of(reference, "t32").items()})
+                           for k, v in reference_state_dict(reference, "t32").items()})
         return G
 
     src = "# networks_stylegan3.py would be here; the studio never runs it\n"
