@@ -506,6 +506,50 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_playground(args: argparse.Namespace) -> int:
+    import csv
+
+    from .training.playground import Playground, get_preset, parse_points_csv, with_changes
+    from .training.playground_draw import render_frame
+
+    preset = get_preset(args.preset)
+    changes: dict[str, Any] = {"seed": args.seed}
+    for name in ("target", "loss", "noise_dim", "noise", "d_steps", "batch_size", "g_lr", "d_lr", "metrics_every"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    points = None
+    if args.points:
+        points = parse_points_csv(Path(args.points).read_bytes())
+        changes.setdefault("target", "custom")
+    config = with_changes(preset.config, **changes)
+    out = Path(args.out)
+    files = [out / "curves.csv", out / "curves.json", out / "final.png"]
+    existing = [str(f) for f in files if f.exists()]
+    if existing and not args.overwrite:
+        raise CliError(f"{', '.join(existing)} exist(s); pass --overwrite or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    steps = preset.steps if args.steps is None else args.steps
+    if steps < 0:
+        raise CliError(f"--steps must be 0 or more, got {steps}")
+    pg = Playground(config, points)
+    pg.run(steps)
+    if pg.g_updates % config.metrics_every:
+        pg.record()  # the final state is always the last row
+    rows = pg.curves_table()
+    with open(files[0], "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    final = pg.measure()
+    summary = {"preset": preset.name, "config": config.to_dict(), "steps": pg.g_updates, "d_updates": pg.d_updates,
+               "final": {k: final[k] for k in ("js", "coverage", "modes", "quality", "counts")}, "history": rows}
+    files[1].write_text(json.dumps(summary, indent=2))
+    render_frame(pg.snapshot()).save(files[2])
+    print(f"{pg.g_updates} steps: {final['coverage']} of {final['modes']} modes covered, "
+          f"JS divergence {final['js']:.3f}; wrote {', '.join(str(f) for f in files)}")
+    return 0
+
+
 # ---- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from .contract import Task
@@ -691,6 +735,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="also write the images as a PNG grid (row 1 GAN, row 2 diffusion)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("playground", help="the 2-D GAN playground, headless: writes the curves and a final plot")
+    p.add_argument("--preset", default="stable", help="'mode collapse', stable, oscillation, wgan-gp or 'grid (hinge)' "
+                                                      "(default stable); the options below override it")
+    p.add_argument("--target", help="ring, grid, spiral, moons, line or custom (with --points)")
+    p.add_argument("--points", help="a CSV of x,y points (the custom target)")
+    p.add_argument("--loss", help="minimax, non-saturating, least-squares, wgan-gp or hinge")
+    p.add_argument("--noise-dim", type=int, help="length of the noise vector")
+    p.add_argument("--noise", help="normal or uniform")
+    p.add_argument("--d-steps", type=int, help="discriminator steps per generator step")
+    p.add_argument("--batch-size", type=int, help="batch size")
+    p.add_argument("--g-lr", type=float, help="generator learning rate")
+    p.add_argument("--d-lr", type=float, help="discriminator learning rate")
+    p.add_argument("--metrics-every", type=int, help="steps between rows of the curves")
+    p.add_argument("--steps", type=int, help="generator steps (default: the preset's)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--out", required=True, help="folder for curves.csv, curves.json and final.png")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files in --out")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("evaluate", help="score a model with the evaluation module")
     _common(p)

@@ -2,6 +2,9 @@
 
 * hinge loss (Lim & Ye 2017; Miyato et al. 2018) for D and G,
 * least-squares loss (Mao et al. 2017), the CycleGAN reference's default,
+* the original GAN loss (Goodfellow et al. 2014): the logistic D loss with the minimax
+  (saturating) generator loss ``E[log(1 - D(G(z)))]`` or its non-saturating form ``-E[log D(G(z))]``,
+* the Wasserstein critic and generator losses (Arjovsky et al. 2017),
 * WGAN-GP gradient penalty (Gulrajani et al. 2017) and the R1 penalty (Mescheder et al. 2018),
 * DiffAugment (Zhao et al. 2020): differentiable translation + cutout (+ brightness/contrast)
   applied to both real and fake images before D, so D cannot memorise a small data set.
@@ -22,6 +25,11 @@ __all__ = [
     "g_lsgan",
     "gradient_penalty",
     "r1_penalty",
+    "d_logistic",
+    "g_minimax",
+    "g_nonsaturating",
+    "d_wasserstein",
+    "g_wasserstein",
 ]
 
 
@@ -45,13 +53,38 @@ def g_lsgan(fake_logits: torch.Tensor) -> torch.Tensor:
     return ((fake_logits - 1.0) ** 2).mean()
 
 
+def d_logistic(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The original D loss, binary cross-entropy on logits: ``-E[log D(x)] - E[log(1 - D(G(z)))]``."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def g_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Minimax (saturating) G loss ``E[log(1 - D(G(z)))]``: its gradient vanishes where D is sure."""
+    return -F.softplus(fake_logits).mean()
+
+
+def g_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating G loss ``-E[log D(G(z))]`` (Goodfellow et al. 2014, section 3)."""
+    return F.softplus(-fake_logits).mean()
+
+
+def d_wasserstein(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Wasserstein critic loss ``E[D(G(z))] - E[D(x)]`` (add :func:`gradient_penalty` for WGAN-GP)."""
+    return fake_logits.mean() - real_logits.mean()
+
+
+def g_wasserstein(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Wasserstein generator loss ``-E[D(G(z))]``."""
+    return -fake_logits.mean()
+
+
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """WGAN-GP: ``E[(||grad D(x_hat)||_2 - 1)^2]`` on random interpolates of real and fake.
 
-    ``critic`` maps images to logits (any shape; summed).
+    ``critic`` maps images (or any batch, e.g. (N, 2) points) to logits (any shape; summed).
     """
-    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=generator)
+    alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, generator=generator)
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     out = critic(x_hat)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)

@@ -153,6 +153,10 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                     access=access, store=store, session_models=session_models, colorize=limits.wrap(studio.colorize),
                     examples=colorize_examples(access.ids(JOBS["colorize"])),
                 )
+            with gr.Tab("Train", id="train", elem_id="tab-train"):  # GANs trained live (gan_studio/ui/train.py)
+                from .train import build_train_tab
+
+                build_train_tab(public=public)
             with gr.Tab("Models", id="models", elem_id="tab-models"):
                 build_models_tab(
                     access=access, session_models=session_models, weight_files=studio.weight_files,
