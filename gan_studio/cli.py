@@ -509,8 +509,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_playground(args: argparse.Namespace) -> int:
     import csv
 
-    from .training.playground import Playground, get_preset, parse_points_csv, with_changes
-    from .training.playground_draw import render_frame
+    from PIL import Image
+
+    from .training.playground import Playground, get_preset, parse_points_csv, single_thread, with_changes
+    from .training.playground_draw import render_frame, render_plane
 
     preset = get_preset(args.preset)
     changes: dict[str, Any] = {"seed": args.seed}
@@ -531,10 +533,20 @@ def cmd_playground(args: argparse.Namespace) -> int:
     steps = preset.steps if args.steps is None else args.steps
     if steps < 0:
         raise CliError(f"--steps must be 0 or more, got {steps}")
-    pg = Playground(config, points)
-    pg.run(steps)
-    if pg.g_updates % config.metrics_every:
-        pg.record()  # the final state is always the last row
+    if args.filmstrip < 0 or args.filmstrip > 12:
+        raise CliError(f"--filmstrip must be from 0 to 12 frames, got {args.filmstrip}")
+    at = {max(1, round(i * steps / args.filmstrip)) for i in range(1, args.filmstrip + 1)} if args.filmstrip else set()
+    planes = []
+
+    def keep_frame(playground: Playground) -> None:
+        if playground.g_updates in at:
+            planes.append(render_plane(playground.snapshot(), 280))
+
+    with single_thread():
+        pg = Playground(config, points)
+        pg.run(steps, callback=keep_frame if at else None)
+        if pg.g_updates % config.metrics_every:
+            pg.record()  # the final state is always the last row
     rows = pg.curves_table()
     with open(files[0], "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -545,6 +557,12 @@ def cmd_playground(args: argparse.Namespace) -> int:
                "final": {k: final[k] for k in ("js", "coverage", "modes", "quality", "counts")}, "history": rows}
     files[1].write_text(json.dumps(summary, indent=2))
     render_frame(pg.snapshot()).save(files[2])
+    if planes:
+        strip = Image.new("RGB", (len(planes) * 284 - 4, 280), "white")
+        for i, plane in enumerate(planes):
+            strip.paste(plane, (i * 284, 0))
+        strip.save(out / "filmstrip.png")
+        files.append(out / "filmstrip.png")
     print(f"{pg.g_updates} steps: {final['coverage']} of {final['modes']} modes covered, "
           f"JS divergence {final['js']:.3f}; wrote {', '.join(str(f) for f in files)}")
     return 0
@@ -752,6 +770,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="generator steps (default: the preset's)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--out", required=True, help="folder for curves.csv, curves.json and final.png")
+    p.add_argument("--filmstrip", type=int, default=0, metavar="K",
+                   help="also write filmstrip.png: the plane at K evenly spaced steps (0-12, default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace existing files in --out")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     p.set_defaults(func=cmd_playground)

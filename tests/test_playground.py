@@ -127,6 +127,16 @@ def test_live_settings_change_in_place_and_others_restart():
     assert pg.g_updates == 0 and pg.G[0].out_features == 32
 
 
+def test_a_long_history_is_thinned_not_dropped(monkeypatch: pytest.MonkeyPatch):
+    import gan_studio.training.playground as module
+
+    monkeypatch.setattr(module, "MAX_HISTORY", 10)
+    pg = Playground(PlaygroundConfig(metrics_every=1, batch_size=16)).run(25)
+    steps = pg.history["step"]
+    assert len(steps) <= 10 and steps[0] == 0 and steps[-1] == 25 and steps == sorted(steps)
+    assert all(len(v) == len(steps) for v in pg.history.values())
+
+
 def test_bad_settings_name_the_value_and_the_choices():
     with pytest.raises(UserInputError, match="unknown loss 'wgan'.*hinge"):
         PlaygroundConfig(loss="wgan").validated()
@@ -235,7 +245,7 @@ def test_cli_writes_curves_and_a_final_plot(tmp_path: Path, capsys: pytest.Captu
 
     out = tmp_path / "run"
     args = ["playground", "--preset", "stable", "--loss", "hinge", "--steps", "25", "--seed", "3",
-            "--metrics-every", "10", "--out", str(out)]
+            "--metrics-every", "10", "--filmstrip", "2", "--out", str(out)]
     assert main(args) == 0
     assert "25 steps" in capsys.readouterr().out
     with open(out / "curves.csv") as fh:
@@ -246,6 +256,7 @@ def test_cli_writes_curves_and_a_final_plot(tmp_path: Path, capsys: pytest.Captu
     assert summary["config"]["loss"] == "hinge" and summary["config"]["seed"] == 3 and summary["steps"] == 25
     assert 0 <= summary["final"]["coverage"] <= 8
     assert Image.open(out / "final.png").size == (848, 420)
+    assert Image.open(out / "filmstrip.png").size == (2 * 284 - 4, 280)
     assert main(args) == 2  # no silent overwrite
     assert "exist" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0

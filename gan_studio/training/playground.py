@@ -26,12 +26,12 @@ evaluation sample of real points and a fixed noise batch, so the curves move onl
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import csv
 import io
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -74,6 +74,7 @@ __all__ = [
     "mlp",
     "parse_points_csv",
     "points_from_drawing",
+    "single_thread",
     "with_changes",
 ]
 
@@ -83,6 +84,22 @@ logger = logging.getLogger(__name__)
 EXTENT = 1.5
 MAX_POINTS = 20_000  # largest user point set (CSV or drawing)
 HIST_BINS = 48
+MAX_HISTORY = 2000  # rows kept in a playground's history; beyond it the rows are thinned by half
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread in this block (in the calling thread; the setting is restored after).
+
+    The playground's MLPs are tiny: one thread is fastest, and with two threads on a busy 2-core
+    machine OpenMP's workers wait on each other and a step gets many times slower (bench/playground.py).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # ---- targets ---------------------------------------------------------------------------------------
@@ -447,8 +464,9 @@ PRESETS: dict[str, Preset] = {
         PlaygroundConfig(target="ring", loss="non-saturating", g_lr=5e-3, d_lr=5e-4),
         1000,
         "The generator learns ten times faster than the discriminator (learning rates 5e-3 against 5e-4). "
-        "Every step G rushes all its fakes to wherever D currently says *real*; D slowly catches up, and G "
-        "hops on: the fakes sit on one or two of the eight modes at a time (mode collapse).",
+        "Every step G rushes all its fakes towards wherever D currently says *real*; D slowly catches up and "
+        "G jumps on. The fakes collapse into one narrow streak that hops around the ring, touching one mode "
+        "at a time at best (mode collapse).",
     ),
     "stable": Preset(
         "stable",
@@ -462,8 +480,9 @@ PRESETS: dict[str, Preset] = {
         "oscillation",
         PlaygroundConfig(target="ring", loss="non-saturating", g_lr=1e-2, d_lr=1e-2, adam_beta1=0.9),
         2000,
-        "Large learning rates with heavy momentum (Adam β₁ = 0.9): each network over-reacts to the other's "
-        "last move, so the fakes swirl from mode to mode and the losses swing instead of settling.",
+        "Large learning rates (1e-2) with heavy momentum (Adam β₁ = 0.9): each network over-reacts to the "
+        "other's last move. D's verdict flips from one side of the plane to the other, the fakes swing "
+        "across the plane after it, and the losses and D(real), D(fake) keep swinging instead of settling.",
     ),
     "wgan-gp": Preset(
         "wgan-gp",
@@ -652,6 +671,9 @@ class Playground:
             values.clear()
         for key in HISTORY_KEYS:
             self.history[key].append(row[key])
+        if len(self.history["step"]) > MAX_HISTORY:  # a long session: keep every other row (and the last)
+            for key, values in self.history.items():
+                self.history[key] = values[:-1:2] + values[-1:]
 
     # -- what is drawn -----------------------------------------------------------------------------
     def snapshot(self, *, heat_size: int = 64, grid_lines: int = 11, grid_points: int = 60) -> Snapshot:
@@ -677,7 +699,7 @@ class Playground:
         return Snapshot(step=self.g_updates, d_updates=self.d_updates, real=self.eval_real[:n].numpy(),
                         fake=fake.detach().numpy(), arrows=(-grad).numpy(), heat=heat.numpy(),
                         heat_range=(lo, hi), grid_lines=lines, modes=self.target.modes.numpy(),
-                        radius=self.target.radius, history=copy.deepcopy(self.history),
+                        radius=self.target.radius, history={k: list(v) for k, v in self.history.items()},
                         loss=self.config.loss, target=self.config.target)
 
     def _warped_grid(self, n_lines: int, n_points: int) -> list[np.ndarray]:

@@ -92,8 +92,8 @@ def render_plane(snap: Snapshot, size: int = 420, *, arrows: bool = True, grid: 
     _dots(draw, fake, FAKE, 1.8)
     if caption:
         text = f"step {snap.step} · {snap.loss} · {snap.target}"
-        draw.rectangle((0, 0, size, 16), fill=(255, 255, 255))
-        draw.text((4, 2), text, fill=TEXT, font=_font(12))
+        draw.rectangle((0, size - 17, size, size), fill=(255, 255, 255))
+        draw.text((4, size - 15), text, fill=TEXT, font=_font(12))
     return image
 
 

@@ -34,6 +34,7 @@ from ..training.playground import (
     get_preset,
     parse_points_csv,
     points_from_drawing,
+    single_thread,
 )
 from ..training.playground_draw import render_curves, render_plane
 from .handlers import user_errors
@@ -91,7 +92,8 @@ def config_from_controls(values: dict[str, Any], base: PlaygroundConfig | None =
 
 
 def _frame(pg: Playground) -> tuple[Image.Image, Image.Image, str]:
-    snap = pg.snapshot()
+    with single_thread():
+        snap = pg.snapshot()
     plane = render_plane(snap, PLANE_SIZE)
     curves = render_curves(snap.history, (PLANE_SIZE, PLANE_SIZE), n_modes=len(snap.modes),
                            critic=snap.loss == "wgan-gp")
@@ -112,7 +114,7 @@ def build_playground_tab(public: bool = False) -> None:
         explanation = gr.Markdown(PRESETS[DEFAULT_PRESET].explanation, elem_id="pg-explanation")
     with gr.Row():
         play = gr.Button("▶ Play", variant="primary", elem_id="pg-play", min_width=80)
-        pause = gr.Button("⏸ Pause", elem_id="pg-pause", min_width=80)
+        pause = gr.Button("Pause", elem_id="pg-pause", min_width=80)
         step = gr.Button("Step", elem_id="pg-step", min_width=60)
         step_d = gr.Button("Step D", elem_id="pg-step-d", min_width=60)
         step_g = gr.Button("Step G", elem_id="pg-step-g", min_width=60)
@@ -180,10 +182,11 @@ def build_playground_tab(public: bool = False) -> None:
 
     def train_for(pg: Playground, which: str, *, budget_s: float, max_steps: int) -> None:
         start = time.perf_counter()
-        for _ in range(max_steps):
-            pg.step(which)
-            if time.perf_counter() - start > budget_s:
-                break
+        with single_thread():
+            for _ in range(max_steps):
+                pg.step(which)
+                if time.perf_counter() - start > budget_s:
+                    break
 
     def advance(which: str, steps_fn: Callable[[bool], int]) -> Callable[..., Any]:
         @user_errors
