@@ -497,8 +497,9 @@ PRESETS: dict[str, Preset] = {
         PlaygroundConfig(target="grid", loss="hinge", g_width=128, d_width=128, g_depth=3, d_depth=3,
                          g_lr=5e-4, d_lr=2e-3),
         3000,
-        "25 modes are harder: wider and deeper MLPs with the hinge loss. Watch the coverage curve climb as "
-        "the generator finds the grid's modes.",
+        "25 modes are harder: wider and deeper MLPs with the hinge loss. The coverage curve climbs as the "
+        "warped grid unfolds over the modes; rows it has not reached yet glow green in D's heat map, "
+        "D's way of telling G where the data it is missing lies.",
     ),
 }
 

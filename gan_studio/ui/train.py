@@ -254,8 +254,8 @@ def build_playground_tab(public: bool = False) -> None:
     def one_step(slow_motion: bool) -> int:
         return 1
 
-    play.click(lambda: gr.Timer(active=True), None, timer, api_name="playground_play", queue=False)
-    pause.click(lambda: gr.Timer(active=False), None, timer, api_name="playground_pause", queue=False)
+    play.click(lambda: gr.Timer(active=True), None, timer, api_name="playground_play")
+    pause.click(lambda: gr.Timer(active=False), None, timer, api_name="playground_pause")
     timer.tick(advance("both", play_steps), [*inputs, slow], outputs, api_name="playground_tick",
                show_progress="hidden", trigger_mode="once", **group)
     step.click(advance("both", one_step), [*inputs, slow], outputs, api_name="playground_step", **group)
@@ -266,7 +266,7 @@ def build_playground_tab(public: bool = False) -> None:
                  api_name="playground_preset", **group)
     upload.upload(do_upload, [upload, *inputs], [*outputs, target], api_name="playground_upload", **group)
     use_drawing.click(do_drawing, [drawing, *inputs], [*outputs, target], api_name="playground_drawing", **group)
-    slow.change(do_slow, slow, timer, api_name="playground_slow_motion", queue=False)
+    slow.change(do_slow, slow, timer, api_name="playground_slow_motion")
 
 
 #: The Train tab's sub-tabs: (label, id, builder(public)). Add a sibling with one entry.
