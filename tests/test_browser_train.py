@@ -9,6 +9,7 @@ random-weight models (``ui_fixtures``): the playground needs none.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -62,7 +63,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-                context = browser.new_context(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
+                context = browser.new_context(viewport={"width": 1280, "height": 1150}, device_scale_factor=1)
                 pg = context.new_page()
                 pg.set_default_timeout(TIMEOUT_MS)
                 pg.goto(demo.local_url, wait_until="load")
@@ -77,6 +78,11 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 def _src(page: Any, selector: str) -> str:
     return str(page.locator(selector).get_attribute("src"))
+
+
+def _step(page: Any) -> int:
+    found = re.search(r"step (\d+)", page.locator("#pg-status").inner_text())
+    return int(found.group(1)) if found else -1
 
 
 def _wait_for_change(page: Any, selector: str, old: str, timeout_s: float = 60.0) -> str:
@@ -98,7 +104,10 @@ def test_playing_changes_the_plots_and_pause_stops_them(page: Any):
     second = _wait_for_change(page, PLANE, first)  # it keeps moving: a live game, not one update
     assert second != plane
     _wait_for_change(page, CURVES, curves)
-    page.wait_for_timeout(1500)
+    deadline = time.monotonic() + 40  # let the game develop a little for the screenshot
+    while time.monotonic() < deadline and _step(page) < 300:
+        page.wait_for_timeout(500)
+    assert _step(page) > 0
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "train-playground.png"), full_page=False)
 

@@ -266,3 +266,52 @@ def test_cli_writes_curves_and_a_final_plot(tmp_path: Path, capsys: pytest.Captu
     bad.write_text("1,2\nthree,4\n")
     assert main(["playground", "--points", str(bad), "--out", str(tmp_path / "y")]) == 2
     assert "line 2" in capsys.readouterr().err
+
+
+# ---- the tab's handlers (no server: the functions behind the events) -----------------------------------
+def _tab_handlers() -> dict[str, object]:
+    import gradio as gr
+
+    from gan_studio.ui.train import build_train_tab
+
+    with gr.Blocks() as demo:
+        build_train_tab()
+    return {f.api_name: f.fn for f in demo.fns.values()}
+
+
+def test_the_tab_steps_resets_and_takes_uploaded_or_drawn_points(tmp_path: Path):
+    import gradio as gr
+
+    from gan_studio.ui.train import CONTROL_FIELDS, DEFAULT_PRESET
+
+    fns = _tab_handlers()
+    assert {"playground_tick", "playground_step", "playground_step_d", "playground_step_g", "playground_reset",
+            "playground_play", "playground_pause", "playground_preset", "playground_upload",
+            "playground_drawing", "playground_slow_motion"} <= set(fns)
+    values = [getattr(PRESETS[DEFAULT_PRESET].config, name) for name in CONTROL_FIELDS]
+    session, plane, curves, status = fns["playground_step"](None, DEFAULT_PRESET, *values, False)
+    assert session.playground.g_updates == 1 and "step 1" in status and plane.size == curves.size
+    session, *_ = fns["playground_step_d"](session, DEFAULT_PRESET, *values, False)
+    assert (session.playground.d_updates, session.playground.g_updates) == (2, 1)
+    session, *_ = fns["playground_tick"](session, DEFAULT_PRESET, *values, True)  # slow motion: one step a tick
+    assert session.playground.g_updates == 2
+    session, *_ = fns["playground_reset"](session, DEFAULT_PRESET, *values)
+    assert session.playground.g_updates == 0
+
+    good = tmp_path / "points.csv"
+    good.write_text("x,y\n0,0\n1,1\n2,0\n3,1\n")
+    session, _, _, _, target = fns["playground_upload"](str(good), session, DEFAULT_PRESET, *values)
+    assert session.playground.config.target == "custom" and len(session.points) == 4 and target["value"] == "custom"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("0,0\n1,one\n")
+    with pytest.raises(gr.Error, match="line 2"):
+        fns["playground_upload"](str(bad), session, DEFAULT_PRESET, *values)
+    layer = np.zeros((60, 60, 4), np.uint8)
+    layer[30, 5:55] = (0, 0, 0, 255)
+    session, *_ = fns["playground_drawing"]({"background": None, "layers": [layer], "composite": None},
+                                            session, DEFAULT_PRESET, *values)
+    assert len(session.points) == 50 and session.playground.target.name == "custom"
+    bad_values = list(values)
+    bad_values[CONTROL_FIELDS.index("g_lr")] = 0
+    with pytest.raises(gr.Error, match="g lr"):
+        fns["playground_step"](session, DEFAULT_PRESET, *bad_values, False)
