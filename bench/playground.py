@@ -1,7 +1,7 @@
 """The 2-D playground's speed: training steps per second against a plain PyTorch loop of the same
 MLP step, and frames drawn per second (what one tick of the Train tab draws).
 
-    python -m bench.playground [--steps 500] [--repeats 5] [--threads 1] [--out bench/results/playground.json]
+    python -m bench.playground [--steps 500] [--repeats 5] [--threads 1] [--browser 20] [--out bench/results/playground.json]
 
 * ``reference``: the same generator and discriminator (``nn.Sequential`` MLPs of the preset's
   depth and width), Adam, the non-saturating loss, the ring sampled inline: a hand-written loop with
@@ -13,7 +13,10 @@ MLP step, and frames drawn per second (what one tick of the Train tab draws).
   per G step), for scale;
 * frames: ``snapshot()`` (fakes, D over a 64 × 64 grid, the gradient arrows, the warped grid),
   ``render_plane`` + ``render_curves`` (Pillow), and PNG encoding of both images (what Gradio
-  sends), each timed, and frames/s from their sum.
+  sends), each timed, and frames/s from their sum;
+* ``--browser SECONDS``: the Train tab itself, played in headless Chromium (``/usr/bin/chromium``):
+  the plane images shown per second and the training steps per second, as a user sees them
+  (each tick trains for at most 0.12 s, then draws; ticks every 0.25 s).
 
 Medians over ``--repeats``, the variants timed in turns; the machine's load average is recorded
 next to the figures because the CPU is shared. Nothing here is asserted by a test.
@@ -72,7 +75,7 @@ def reference_loop(config: Any, steps: int) -> Callable[[], None]:
             g_opt.zero_grad(set_to_none=True)
             g_loss.backward()
             g_opt.step()
-            float(d_loss), float(g_loss)  # the playground reads both losses every step too
+            float(d_loss.detach()), float(g_loss.detach())  # the playground reads both losses every step too
 
     return run
 
@@ -99,11 +102,64 @@ def frame_times(pg: Any, repeats: int) -> dict[str, float]:
     return {k: median(v) for k, v in parts.items()}
 
 
+def browser_rates(seconds: float = 20.0) -> dict[str, float]:
+    """Play the Train tab's playground in headless Chromium for ``seconds`` and count what the user
+    sees: new plane images per second and training steps per second (read off the status line)."""
+    import re
+    import socket
+
+    import gradio as gr
+    from playwright.sync_api import sync_playwright
+
+    from gan_studio.ui.train import build_train_tab
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with gr.Blocks() as demo:
+        build_train_tab()
+    demo.queue(api_open=False)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+
+    def step_of(page: Any) -> int:
+        found = re.search(r"step (\d+)", page.locator("#pg-status").inner_text())
+        return int(found.group(1)) if found else 0
+
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1280, "height": 1150})
+            page.goto(demo.local_url, wait_until="load")
+            plane = page.locator("#pg-plane img")
+            first = plane.get_attribute("src")
+            page.locator("#pg-play").click()
+            while plane.get_attribute("src") == first:  # the first tick
+                page.wait_for_timeout(50)
+            src, frames, start_step = plane.get_attribute("src"), 0, step_of(page)
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                page.wait_for_timeout(50)
+                now = plane.get_attribute("src")
+                if now != src:
+                    src, frames = now, frames + 1
+            elapsed = time.perf_counter() - start
+            steps = step_of(page) - start_step
+            page.locator("#pg-pause").click()
+            browser.close()
+    finally:
+        demo.close()
+    return {"frames_per_s": frames / elapsed, "steps_per_s": steps / elapsed, "seconds": elapsed}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=500, help="training steps per timed run (default 500)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per variant (default 5)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the app's playground)")
+    parser.add_argument("--browser", type=float, default=0, metavar="SECONDS",
+                        help="also play the tab in headless Chromium for SECONDS and count frames and steps shown")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "playground.json"), help="JSON result file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -145,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
           f"(without measures {report['playground_no_measures_over_reference']:.2f})")
     print("frame: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in frames.items())
           + f" -> {report['frames_per_s']:.1f} frames/s")
+    if args.browser > 0:
+        torch.set_num_threads(max(1, os.cpu_count() or 1))  # the app as launched: torch's default threads
+        report["browser"] = browser_rates(args.browser)
+        print("in the browser (Train tab, playing the stable preset): "
+              f"{report['browser']['frames_per_s']:.1f} frames/s, {report['browser']['steps_per_s']:.0f} steps/s")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

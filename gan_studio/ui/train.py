@@ -15,6 +15,8 @@ session never holds a worker for long and ticks from many sessions take turns in
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import time
 from collections.abc import Callable
@@ -39,7 +41,8 @@ from ..training.playground import (
 from ..training.playground_draw import render_curves, render_plane
 from .handlers import user_errors
 
-__all__ = ["MAX_STEPS_PER_TICK", "TICK_BUDGET_S", "TRAIN_SUBTABS", "build_playground_tab", "build_train_tab"]
+__all__ = ["MAX_STEPS_PER_TICK", "TICK_BUDGET_S", "TRAIN_SUBTABS", "build_playground_tab", "build_train_tab",
+           "image_html"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +94,29 @@ def config_from_controls(values: dict[str, Any], base: PlaygroundConfig | None =
     return PlaygroundConfig.from_dict(cfg)
 
 
-def _frame(pg: Playground) -> tuple[Image.Image, Image.Image, str]:
+def image_html(image: Image.Image, alt: str) -> str:
+    """``image`` inline as a PNG data URL in an ``<img>``.
+
+    Frames go to the page inline rather than as files: a playing session makes several frames a
+    second, and as files each would stay in Gradio's cache (on disk) until the cache is cleaned.
+    zlib level 1: the frames are flat colours, and the default level 6 took nearly twice as long here
+    for 15 % fewer bytes.
+    """
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<img src="data:image/png;base64,{data}" alt="{alt}" width="{image.width}" height="{image.height}" '
+            f'style="max-width: 100%; height: auto;">')
+
+
+def _frame(pg: Playground) -> tuple[str, str, str]:
     with single_thread():
         snap = pg.snapshot()
-    plane = render_plane(snap, PLANE_SIZE)
-    curves = render_curves(snap.history, (PLANE_SIZE, PLANE_SIZE), n_modes=len(snap.modes),
-                           critic=snap.loss == "wgan-gp")
+    plane = image_html(render_plane(snap, PLANE_SIZE, caption=False), "the plane: real and fake samples, D's "
+                       "verdict, the generator's gradient and the warped noise grid")
+    curves = image_html(render_curves(snap.history, (PLANE_SIZE, PLANE_SIZE), n_modes=len(snap.modes),
+                                      critic=snap.loss == "wgan-gp"),
+                        "curves: losses, D(real) and D(fake), JS divergence, mode coverage")
     h = pg.history
     status = (f"**step {pg.g_updates}** (D updates {pg.d_updates}) · modes covered **{int(h['coverage'][-1])} of "
               f"{len(pg.target.modes)}** · JS divergence {h['js'][-1]:.3f} · samples near a mode "
@@ -122,10 +142,14 @@ def build_playground_tab(public: bool = False) -> None:
         slow = gr.Checkbox(False, label="Slow motion", elem_id="pg-slow", min_width=100)
     status = gr.Markdown(first_status, elem_id="pg-status")
     with gr.Row(equal_height=True):
-        plane = gr.Image(first_plane, label="The plane", type="pil", format="png", interactive=False, elem_id="pg-plane",
-                         height=PLANE_SIZE + 40, buttons=["download"])
-        curves = gr.Image(first_curves, label="Curves", type="pil", format="png", interactive=False, elem_id="pg-curves",
-                          height=PLANE_SIZE + 40, buttons=["download"])
+        with gr.Column():
+            plane = gr.HTML(first_plane, elem_id="pg-plane")
+            gr.Markdown("<span style='color:#168c3c'>●</span> real · <span style='color:#8228aa'>●</span> fake · "
+                        "background: D's verdict (green *real*, purple *fake*) · dark lines: where G's gradient "
+                        "moves each fake · grey grid: the noise grid through G · circles: the target's modes",
+                        elem_classes=["model-info"])
+        with gr.Column():
+            curves = gr.HTML(first_curves, elem_id="pg-curves")
     with gr.Accordion("Data", open=False):
         with gr.Row(equal_height=False):
             target = gr.Dropdown([(f"{k}: {v}", k) for k, v in TARGETS.items()], value=default.target,
