@@ -12,8 +12,8 @@ MLP step, and frames drawn per second (what one tick of the Train tab draws).
 * ``wgan-gp``: the playground on the ``wgan-gp`` preset (three critic steps with a gradient penalty
   per G step), for scale;
 * frames: ``snapshot()`` (fakes, D over a 64 × 64 grid, the gradient arrows, the warped grid),
-  ``render_plane`` + ``render_curves`` (Pillow), and PNG encoding of both images (what Gradio
-  sends), each timed, and frames/s from their sum;
+  ``render_plane`` + ``render_curves`` (Pillow), and encoding both images as the tab sends them
+  (PNG at zlib level 1, base64), each timed, and frames/s from their sum;
 * ``--browser SECONDS``: the Train tab itself, played in headless Chromium (``/usr/bin/chromium``):
   the plane images shown per second and the training steps per second, as a user sees them
   (each tick trains for at most 0.12 s, then draws; ticks every 0.25 s).
@@ -25,7 +25,6 @@ next to the figures because the CPU is shared. Nothing here is asserted by a tes
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -83,17 +82,19 @@ def reference_loop(config: Any, steps: int) -> Callable[[], None]:
 def frame_times(pg: Any, repeats: int) -> dict[str, float]:
     """Median seconds of each part of one drawn frame."""
     from gan_studio.training.playground_draw import render_curves, render_plane
+    from gan_studio.ui.train import image_html
 
     parts: dict[str, list[float]] = {"snapshot": [], "draw": [], "png": []}
     for i in range(repeats + 1):
+        pg.step()  # a new state each frame, as when playing (the history grows, new labels are drawn)
         t0 = time.perf_counter()
         snap = pg.snapshot()
         t1 = time.perf_counter()
-        plane = render_plane(snap, 420)
+        plane = render_plane(snap, 420, caption=False)
         curves = render_curves(snap.history, (420, 420), n_modes=len(snap.modes))
         t2 = time.perf_counter()
         for image in (plane, curves):
-            image.save(io.BytesIO(), format="PNG")
+            image_html(image, "")  # PNG (zlib level 1) + base64, as the tab sends it
         t3 = time.perf_counter()
         if i:  # the first is a warm-up
             parts["snapshot"].append(t1 - t0)
