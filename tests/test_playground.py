@@ -93,6 +93,31 @@ def test_every_loss_trains_and_stays_finite(loss: str, optimizer: str):
     assert np.isfinite(snap.arrows).all() and snap.arrows.shape == snap.fake.shape
 
 
+def test_the_added_losses_match_their_formulas_and_the_penalty_takes_points_and_images():
+    from gan_studio.training.losses import (
+        d_logistic,
+        d_wasserstein,
+        g_minimax,
+        g_nonsaturating,
+        g_wasserstein,
+        gradient_penalty,
+    )
+
+    gen = torch.Generator().manual_seed(0)
+    r, f = torch.randn(64, generator=gen), torch.randn(64, generator=gen)
+    sr, sf = torch.sigmoid(r), torch.sigmoid(f)
+    assert torch.allclose(d_logistic(r, f), -(sr.log().mean() + (1 - sf).log().mean()), atol=1e-5)
+    assert torch.allclose(g_minimax(f), (1 - sf).log().mean(), atol=1e-5)
+    assert torch.allclose(g_nonsaturating(f), -sf.log().mean(), atol=1e-5)
+    assert torch.allclose(d_wasserstein(r, f), f.mean() - r.mean()) and torch.equal(g_wasserstein(f), -f.mean())
+    # a linear critic has gradient w everywhere: the penalty is (|w| - 1)^2 for points and images alike
+    w = torch.tensor([3.0, 4.0])
+    points = gradient_penalty(lambda x: x @ w, torch.randn(8, 2), torch.randn(8, 2), generator=gen)
+    assert torch.allclose(points, torch.tensor(16.0))
+    images = gradient_penalty(lambda x: 2 * x.sum(dim=(1, 2, 3)), torch.randn(4, 1, 2, 2), torch.randn(4, 1, 2, 2))
+    assert torch.allclose(images, torch.tensor(9.0))  # |grad| = 2 * sqrt(4) = 4
+
+
 def test_step_d_moves_only_d_and_step_g_moves_only_g():
     pg = Playground(PlaygroundConfig(metrics_every=1))
     g0 = [p.detach().clone() for p in pg.G.parameters()]
