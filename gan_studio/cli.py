@@ -221,7 +221,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
 def cmd_colorize(args: argparse.Namespace) -> int:
     out = _check_output(Path(args.output), args.overwrite)
     studio = _studio(args)
-    result = studio.colorize(args.model, _load_input(args.input), working_size=args.size)
+    size = args.size if args.render_factor is None else 16 * args.render_factor
+    result = studio.colorize(args.model, _load_input(args.input), working_size=size, strength=args.strength)
     _save(result.image, result.params, out, args.overwrite)
     return 0
 
@@ -359,6 +360,10 @@ def reproduce_command(params: dict[str, Any]) -> str | None:
             cmd += " --center-crop" if params["center_crop"] else " --no-center-crop"
     elif task == "colorization":
         cmd = f"python -m gan_studio colorize --model {model} INPUT"
+        if params.get("working_size"):
+            cmd += f" --size {params['working_size']}"
+        if params.get("strength") is not None:
+            cmd += f" --strength {params['strength']}"
     else:
         return None
     if params.get("label") is not None:
@@ -582,7 +587,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, runtime=True)
     p.add_argument("--model", default="photo-colorizer", help="colorization model (default photo-colorizer)")
     p.add_argument("input", help="input image")
-    p.add_argument("--size", type=int, help="working size for the colour prediction (default 256)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", type=int, help="working size for the colour prediction (default: the model's, "
+                      "e.g. 256 px short side for photo-colorizer)")
+    size.add_argument("--render-factor", type=int, metavar="N",
+                      help="working size as DeOldify's render_factor: a square of 16×N px (DeOldify's default 35)")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="colour strength: 0 = greyscale, 1 = the model's colours (default), >1 more saturated (max 3)")
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_colorize)

@@ -172,11 +172,11 @@ class Studio:
 
         return translate_attributes(self.load(model), image, attributes, seed=seed, progress=progress)
 
-    def colorize(self, model: str, image: Any, *, working_size: int | None = None,
+    def colorize(self, model: str, image: Any, *, working_size: int | None = None, strength: float = 1.0,
                  progress: ProgressFn | None = None) -> Result:
         from .pipelines.colorization import colorize
 
-        return colorize(self.load(model), image, working_size=working_size, progress=progress)
+        return colorize(self.load(model), image, working_size=working_size, strength=strength, progress=progress)
 
     # ---- warm-up ------------------------------------------------------------------------------
     def default_models(self) -> list[str]:
