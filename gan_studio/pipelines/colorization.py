@@ -60,7 +60,8 @@ def predicted_ab(output: torch.Tensor, contract: Contract) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     rgb = (output * std + mean).clamp(0.0, 1.0)
-    return normalize_ab(rgb_to_lab(rgb)[:, 1:])
+    ab: torch.Tensor = normalize_ab(rgb_to_lab(rgb)[:, 1:])
+    return ab
 
 
 def colorize(
