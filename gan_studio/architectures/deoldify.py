@@ -1,0 +1,296 @@
+"""DeOldify's colorizers (Jason Antic, MIT; "NoGAN" training) in the layout of their published
+``_gen.pth`` files: fastai v1's ``DynamicUnetDeep`` (Artistic: ResNet-34 encoder, ``nf_factor`` 1.5)
+and ``DynamicUnetWide`` (Stable: ResNet-101 encoder, ``nf_factor`` 2), both with self-attention,
+spectral norm and ``y_range=(-3, 3)``, as ``deoldify/unet.py`` builds them over fastai's layers.
+
+The module is one ``layers`` list, indexed as fastai's ``SequentialEx`` lays it out for a ResNet
+encoder (keys and shapes match the files key for key; ``load_state_dict(strict=True)``):
+
+* ``layers.0``: the torchvision ResNet without its pooling head (``conv1, bn1, relu, maxpool,
+  layer1 … layer4`` as ``0 … 7``); ``layers.1`` batch norm, ``layers.2`` ReLU;
+* ``layers.3``: the middle, two 3×3 convolutions (encoder channels → ×2 → back), each
+  ``[spectral conv, ReLU, batch norm]``;
+* ``layers.4 … 7``: one U-Net block per skip (the outputs of ``layer3``, ``layer2``, ``layer1`` and
+  the stem's ReLU, deepest first): ``shuf`` (a 1×1 spectral conv + batch norm, ReLU, pixel shuffle ×2,
+  blur), ``bn`` on the skip, then ``conv1``/``conv2`` (deep) or ``conv`` (wide); the second block's
+  last convolution ends in a self-attention layer (``query``/``key``/``value`` spectral 1×1 conv1d,
+  ``gamma``). An upsampled map one pixel larger than its skip is resized to it (nearest), as upstream;
+* ``layers.8``: pixel shuffle ×2 back to the input size, its 1×1 convolution weight-normed
+  (old-style ``weight_g``/``weight_v``), with ReLU and blur;
+* ``layers.9``: the input image concatenated (3 more channels); ``layers.10``: a residual block of
+  two 3×3 spectral convolutions with bias and ReLU (``layers.10.layers.{0,1}``);
+* ``layers.11``: the 1×1 spectral output convolution; ``layers.12``: ``sigmoid(x)·(hi − lo) + lo``.
+
+Every upsampler blurs (a replication pad and a 2×2 average): upstream's ``blur`` flag is shadowed by
+the blur module stored under the same attribute, so the ``if self.blur`` test is always true.
+Spectral norm is ``torch.nn.utils.spectral_norm`` (the stored ``weight_u``/``weight_v`` are used as
+in eval mode upstream: σ = uᵀ W v, no power iteration).
+
+What the model reads and returns (declared in its contract, converted by the colorization pipeline):
+a grey image as RGB, ImageNet-normalised, stretched to a square of ``render_factor × 16`` pixels
+(default 35 → 560); out comes an ImageNet-normalised RGB image whose chroma is kept and joined with
+the original's full-resolution luminance. Two differences from DeOldify's own filter, by design of
+the studio: the grey input is the Lab L* of the image drawn as grey (DeOldify uses PIL's
+``convert('LA')``, ITU-R 601 luma), and the chroma is joined in Lab (DeOldify joins the U, V of the
+output with the original's Y in YUV).
+
+The published files are fastai pickles (``{'model': state_dict, 'opt': …}``, referencing
+``builtins.slice``); :meth:`DeOldifyUnet.read_weight_file` reads them through
+:mod:`gan_studio.fastai_pickle`'s allow-list.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..contract import Contract, Task
+from .base import Generator
+
+__all__ = ["DECODERS", "ENCODERS", "DeOldifyUnet"]
+
+# encoder name -> (torchvision constructor name, channel expansion of its blocks: 1 basic, 4 bottleneck)
+ENCODERS = {"resnet18": 1, "resnet34": 1, "resnet50": 4, "resnet101": 4, "resnet152": 4}
+DECODERS = ("deep", "wide")  # DynamicUnetDeep (Artistic), DynamicUnetWide (Stable)
+SKIP_INDICES = (6, 5, 4, 2)  # encoder children whose outputs feed the U-Net blocks, deepest first
+RENDER_BASE = 16  # DeOldify's working size is render_factor × 16
+DEFAULT_RENDER_FACTOR = 35
+
+
+def _spectral(conv: nn.Module) -> nn.Module:
+    module: nn.Module = nn.utils.spectral_norm(conv)
+    return module
+
+
+class WeightNormConv2d(nn.Module):
+    """A 1×1-or-larger convolution under old-style weight norm: ``weight = g · v / ‖v‖`` (norm over
+    all but the output dimension), parameters ``weight_g``, ``weight_v``, ``bias``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0) -> None:
+        super().__init__()
+        self.padding = padding
+        self.weight_v = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
+        nn.init.kaiming_normal_(self.weight_v)
+        self.weight_g = nn.Parameter(self.weight_v.detach().flatten(1).norm(dim=1).view(-1, 1, 1, 1).clone())
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = self.weight_v
+        weight = v * (self.weight_g / v.flatten(1).norm(dim=1).view(-1, 1, 1, 1))
+        return F.conv2d(x, weight, self.bias, padding=self.padding)
+
+
+class SelfAttention(nn.Module):
+    """fastai's self-attention (SAGAN notation): spectral 1×1 conv1d query/key (C/8) and value (C),
+    ``gamma · value · softmax(queryᵀ key) + x``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.query = _spectral(nn.Conv1d(channels, channels // 8, 1, bias=False))
+        self.key = _spectral(nn.Conv1d(channels, channels // 8, 1, bias=False))
+        self.value = _spectral(nn.Conv1d(channels, channels, 1, bias=False))
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape
+        flat = x.view(size[0], size[1], -1)
+        f, g, h = self.query(flat), self.key(flat), self.value(flat)
+        beta = F.softmax(torch.bmm(f.permute(0, 2, 1).contiguous(), g), dim=1)
+        out = self.gamma * torch.bmm(h, beta) + flat
+        return out.view(size).contiguous()
+
+
+def conv_layer(ni: int, nf: int, ks: int = 3, *, activ: bool = True, bn: bool = True,
+               self_attention: bool = False) -> nn.Sequential:
+    """fastai's ``custom_conv_layer`` with spectral norm: ``[conv, ReLU?, BatchNorm?, SelfAttention?]``
+    (the convolution has a bias only without batch norm)."""
+    layers: list[nn.Module] = [_spectral(nn.Conv2d(ni, nf, ks, padding=(ks - 1) // 2, bias=not bn))]
+    if activ:
+        layers.append(nn.ReLU(inplace=True))
+    if bn:
+        layers.append(nn.BatchNorm2d(nf))
+    if self_attention:
+        layers.append(SelfAttention(nf))
+    return nn.Sequential(*layers)
+
+
+class BlurShuffle(nn.Module):
+    """Upsampling ×2: ``conv`` (a 1×1 convolution to 4× the channels), ReLU, pixel shuffle, then a
+    one-pixel replication pad (top, left) and a 2×2 average: the blur every DeOldify upsampler applies."""
+
+    def __init__(self, conv: nn.Sequential) -> None:
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pixel_shuffle(F.relu(self.conv(x)), 2)
+        return F.avg_pool2d(F.pad(x, (1, 0, 1, 0), mode="replicate"), 2, stride=1)
+
+
+class UnetBlock(nn.Module):
+    """One decoder step: upsample ``shuf``, batch-norm the skip ``bn``, ReLU of both concatenated, then
+    ``conv1``, ``conv2`` (deep) or ``conv`` (wide)."""
+
+    def __init__(self, up_in: int, skip_in: int, up_out: int, convs: dict[str, nn.Sequential]) -> None:
+        super().__init__()
+        self.shuf = BlurShuffle(conv_layer(up_in, up_out * 4, 1, activ=False))
+        self.bn = nn.BatchNorm2d(skip_in)
+        self.convs = list(convs)
+        for name, module in convs.items():
+            self.add_module(name, module)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        up = self.shuf(x)
+        if up.shape[-2:] != skip.shape[-2:]:
+            up = F.interpolate(up, skip.shape[-2:], mode="nearest")
+        x = F.relu(torch.cat([up, self.bn(skip)], dim=1))
+        for name in self.convs:
+            x = getattr(self, name)(x)
+        return x
+
+
+class ResBlock(nn.Module):
+    """``x + conv(conv(x))`` with two 3×3 spectral convolutions (bias, ReLU, no batch norm), kept
+    under ``layers.{0,1}`` as fastai's ``res_block``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([conv_layer(channels, channels, bn=False) for _ in range(2)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.layers[1](self.layers[0](x))
+
+
+class Concat(nn.Module):
+    """Placeholder of fastai's ``MergeLayer(dense=True)`` (no parameters; the concatenation with the
+    input image happens in :meth:`DeOldifyUnet.forward`)."""
+
+
+class SigmoidRange(nn.Module):
+    """``sigmoid(x) · (high − low) + low``."""
+
+    def __init__(self, low: float, high: float) -> None:
+        super().__init__()
+        self.low, self.high = low, high
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x) * (self.high - self.low) + self.low
+
+
+def _encoder(name: str) -> nn.Sequential:
+    import torchvision
+
+    resnet = getattr(torchvision.models, name)(weights=None)
+    return nn.Sequential(*list(resnet.children())[:-2])
+
+
+class DeOldifyUnet(Generator):
+    """DeOldify's generator: fastai's dynamic U-Net over a ResNet encoder.
+
+    Args:
+        encoder: the torchvision ResNet: ``resnet34`` (Artistic), ``resnet101`` (Stable), or
+            ``resnet18``/``resnet50``/``resnet152``.
+        decoder: ``deep`` (``DynamicUnetDeep``: two convolutions per block, widths from the encoder ×
+            ``nf_factor``) or ``wide`` (``DynamicUnetWide``: one convolution per block, 512 ×
+            ``nf_factor`` channels).
+        nf_factor: the decoder's width factor (1.5 Artistic, 2 Stable; ``wide`` needs a whole number).
+        self_attention: a self-attention layer after the second U-Net block (as published).
+        y_range: the output range ``(low, high)`` of the final scaled sigmoid (``(-3, 3)``), or None.
+        out_channels: channels out (3: an ImageNet-normalised RGB image).
+    """
+
+    architecture = "deoldify"
+    default_task = Task.COLORIZATION
+
+    def __init__(self, encoder: str = "resnet34", decoder: str = "deep", nf_factor: float = 1.5,
+                 self_attention: bool = True, y_range: Sequence[float] | None = (-3.0, 3.0),
+                 out_channels: int = 3) -> None:
+        super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+        if nf_factor <= 0 or (decoder == "wide" and float(nf_factor) != int(nf_factor)):
+            raise ValueError(f"nf_factor must be positive (a whole number for the wide decoder), got {nf_factor!r}")
+        if y_range is not None and (len(y_range) != 2 or not y_range[0] < y_range[1]):
+            raise ValueError(f"y_range must be (low, high) with low < high, or None; got {y_range!r}")
+        if out_channels < 1:
+            raise ValueError(f"out_channels must be >= 1, got {out_channels}")
+        self.encoder_name, self.decoder, self.nf_factor = encoder, decoder, nf_factor
+        self.y_range = (float(y_range[0]), float(y_range[1])) if y_range is not None else None
+        self.out_channels = out_channels
+
+        e = ENCODERS[encoder]
+        skip_channels = {2: 64, 4: 64 * e, 5: 128 * e, 6: 256 * e}
+        ni = 512 * e
+        layers: list[nn.Module] = [_encoder(encoder), nn.BatchNorm2d(ni), nn.ReLU(),
+                                   nn.Sequential(conv_layer(ni, ni * 2), conv_layer(ni * 2, ni))]
+        x = ni
+        for i, idx in enumerate(SKIP_INDICES):
+            final = i == len(SKIP_INDICES) - 1
+            sa = self_attention and i == len(SKIP_INDICES) - 3
+            skip = skip_channels[idx]
+            if decoder == "deep":
+                up_out = x // 2
+                cat = up_out + skip
+                nf = int((cat // 2 if final else cat) * nf_factor)
+                convs = {"conv1": conv_layer(cat, nf), "conv2": conv_layer(nf, nf, self_attention=sa)}
+            else:
+                n_out = int(512 * nf_factor) // (2 if final else 1)
+                up_out = nf = n_out // 2
+                convs = {"conv": conv_layer(up_out + skip, nf, self_attention=sa)}
+            layers.append(UnetBlock(x, skip, up_out, convs))
+            x = nf
+        layers.append(BlurShuffle(nn.Sequential(WeightNormConv2d(x, x * 4, 1))))
+        layers.append(Concat())
+        x += 3
+        layers += [ResBlock(x), conv_layer(x, out_channels, 1, activ=False, bn=False)]
+        if self.y_range is not None:
+            layers.append(SigmoidRange(*self.y_range))
+        self.layers = nn.ModuleList(layers)
+
+    @property
+    def contract(self) -> Contract:
+        # Runtime tolerances not measured in bench/: fp32 and eager unless asked.
+        return Contract(task=Task.COLORIZATION, in_channels=3, out_channels=self.out_channels,
+                        colour_input="grey_rgb_imagenet", colour_output="rgb_imagenet", square_input=True,
+                        size_multiple=RENDER_BASE, native_size=DEFAULT_RENDER_FACTOR * RENDER_BASE,
+                        compile=False, auto_bf16=False)
+
+    @classmethod
+    def read_weight_file(cls, path: str | os.PathLike[str]) -> Any:
+        """A published ``_gen.pth`` (a fastai pickle) through :mod:`gan_studio.fastai_pickle`'s
+        allow-list; safetensors as usual."""
+        from ..fastai_pickle import load_fastai_checkpoint
+        from ..weights import SAFETENSORS_SUFFIXES, load_weight_file
+
+        if Path(path).suffix.lower() in SAFETENSORS_SUFFIXES:
+            return load_weight_file(path)
+        return load_fastai_checkpoint(path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: a grey image as RGB, ImageNet-normalised ``(N, 3, H, W)`` with even sides (the
+        pipeline uses multiples of 16); returns an ImageNet-normalised RGB ``(N, 3, H, W)``."""
+        if x.shape[-1] % 2 or x.shape[-2] % 2:
+            raise ValueError(f"DeOldify needs even image sides, got {tuple(x.shape[-2:])}")
+        layers = self.layers
+        skips: dict[int, torch.Tensor] = {}
+        h = x
+        for i, module in enumerate(layers[0]):
+            h = module(h)
+            if i in SKIP_INDICES:
+                skips[i] = h
+        h = layers[3](layers[2](layers[1](h)))
+        for block, idx in zip(layers[4:8], SKIP_INDICES, strict=True):
+            h = block(h, skips[idx])
+        h = torch.cat([layers[8](h), x], dim=1)
+        h = layers[11](layers[10](h))
+        if self.y_range is not None:
+            h = layers[12](h)
+        return h
