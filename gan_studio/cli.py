@@ -398,9 +398,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .architectures import architecture_names, resolve_architecture, task_of_architecture
+    from .architectures import architecture_class, architecture_names, resolve_architecture, task_of_architecture
     from .convert import load_converted
-    from .weights import checkpoint_extras, extract_state_dict, load_weight_file, save_model_folder
+    from .weights import checkpoint_extras, extract_state_dict, save_model_folder
 
     src = Path(args.src)
     out = Path(args.out_dir)
@@ -421,7 +421,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise CliError("--architecture is required for this file; choose one of: "
                            + ", ".join(architecture_names()))
         architecture, kwargs = resolve_architecture(args.architecture, user_kwargs)
-        checkpoint = load_weight_file(src)
+        checkpoint = architecture_class(architecture).read_weight_file(src)
         state = extract_state_dict(checkpoint, args.key, source=src.name)
         module, kwargs = load_converted(state, architecture, kwargs, source=src.name,
                                         extras=checkpoint_extras(checkpoint, state))

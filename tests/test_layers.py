@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "gan_studio._version": 0, "gan_studio.errors": 0, "gan_studio.contract": 0, "gan_studio.memory": 0,
     "gan_studio.device": 0, "gan_studio.paths": 0, "gan_studio.data": 0, "gan_studio.image_io": 0, "gan_studio.metadata": 0,
     "gan_studio.weights": 1, "gan_studio.network_pickle": 1, "gan_studio.hub": 1, "gan_studio.folder": 1,
+    "gan_studio.fastai_pickle": 1,
     "gan_studio.architectures": 2, "gan_studio.convert": 2,
     "gan_studio.registry": 3,
     "gan_studio.runtime": 4, "gan_studio.perceptual": 4, "gan_studio.batching": 4, "gan_studio.models": 4,

@@ -23,6 +23,7 @@ from .biggan import BigGANDeepGenerator
 from .colorization import ColorizationUNet
 from .conditional import ConditionalDCGANGenerator
 from .dcgan import DCGANGenerator
+from .deoldify import DeOldifyUnet
 from .diffusion import DiffusionGenerator
 from .fastgan import FastGANGenerator
 from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
@@ -42,6 +43,7 @@ __all__ = [
     "ColorizationUNet",
     "ConditionalDCGANGenerator",
     "DCGANGenerator",
+    "DeOldifyUnet",
     "DiffusionGenerator",
     "FastGANGenerator",
     "Generator",
@@ -83,6 +85,7 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         PGGANGenerator,  # genforce models/pggan_generator.py (huggan/pggan-celebahq-1024)
         StyleGANv1Generator,  # genforce models/stylegan_generator.py (huggan/stylegan_animeface512)
         StyleGAN3Generator,  # NVIDIA stylegan3 networks_stylegan3 layout (-T, -R)
+        DeOldifyUnet,  # DeOldify's fastai DynamicUnetDeep / DynamicUnetWide (jantic/DeOldify)
     )
 }
 
@@ -92,6 +95,8 @@ ARCHITECTURE_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "resnet_9blocks": ("cyclegan_resnet", {"n_blocks": 9}),
     "unet_128": ("pix2pix_unet", {"num_downs": 7}),
     "unet_256": ("pix2pix_unet", {"num_downs": 8}),
+    "deoldify_artistic": ("deoldify", {"encoder": "resnet34", "decoder": "deep", "nf_factor": 1.5}),
+    "deoldify_stable": ("deoldify", {"encoder": "resnet101", "decoder": "wide", "nf_factor": 2}),
 }
 
 

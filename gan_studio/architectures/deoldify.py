@@ -7,7 +7,7 @@ The module is one ``layers`` list, indexed as fastai's ``SequentialEx`` lays it 
 encoder (keys and shapes match the files key for key; ``load_state_dict(strict=True)``):
 
 * ``layers.0``: the torchvision ResNet without its pooling head (``conv1, bn1, relu, maxpool,
-  layer1 … layer4`` as ``0 … 7``); ``layers.1`` batch norm, ``layers.2`` ReLU;
+  layer1 … layer4`` as ``0 … 7``; built here in torchvision's layout); ``layers.1`` batch norm, ``layers.2`` ReLU;
 * ``layers.3``: the middle, two 3×3 convolutions (encoder channels → ×2 → back), each
   ``[spectral conv, ReLU, batch norm]``;
 * ``layers.4 … 7``: one U-Net block per skip (the outputs of ``layer3``, ``layer2``, ``layer1`` and
@@ -44,7 +44,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -55,8 +55,7 @@ from .base import Generator
 
 __all__ = ["DECODERS", "ENCODERS", "DeOldifyUnet"]
 
-# encoder name -> (torchvision constructor name, channel expansion of its blocks: 1 basic, 4 bottleneck)
-ENCODERS = {"resnet18": 1, "resnet34": 1, "resnet50": 4, "resnet101": 4, "resnet152": 4}
+ENCODERS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 DECODERS = ("deep", "wide")  # DynamicUnetDeep (Artistic), DynamicUnetWide (Stable)
 SKIP_INDICES = (6, 5, 4, 2)  # encoder children whose outputs feed the U-Net blocks, deepest first
 RENDER_BASE = 16  # DeOldify's working size is render_factor × 16
@@ -164,7 +163,8 @@ class ResBlock(nn.Module):
         self.layers = nn.ModuleList([conv_layer(channels, channels, bn=False) for _ in range(2)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.layers[1](self.layers[0](x))
+        y: torch.Tensor = x + self.layers[1](self.layers[0](x))
+        return y
 
 
 class Concat(nn.Module):
@@ -183,11 +183,79 @@ class SigmoidRange(nn.Module):
         return torch.sigmoid(x) * (self.high - self.low) + self.low
 
 
-def _encoder(name: str) -> nn.Sequential:
-    import torchvision
+class BasicBlock(nn.Module):
+    """A ResNet-18/34 block in torchvision's layout (``conv1``, ``bn1``, ``conv2``, ``bn2``, ``downsample``)."""
 
-    resnet = getattr(torchvision.models, name)(weights=None)
-    return nn.Sequential(*list(resnet.children())[:-2])
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int, downsample: nn.Module | None) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        identity = x if self.downsample is None else self.downsample(x)
+        y: torch.Tensor = self.relu(out + identity)
+        return y
+
+
+class Bottleneck(nn.Module):
+    """A ResNet-50/101/152 block in torchvision's layout (stride on the 3×3 ``conv2``)."""
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int, downsample: nn.Module | None) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        y: torch.Tensor = self.relu(out + identity)
+        return y
+
+
+# encoder name -> (block, blocks per stage): torchvision's ResNets
+RESNETS: dict[str, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {
+    "resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet34": (BasicBlock, (3, 4, 6, 3)),
+    "resnet50": (Bottleneck, (3, 4, 6, 3)), "resnet101": (Bottleneck, (3, 4, 23, 3)),
+    "resnet152": (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+def resnet_body(name: str) -> nn.Sequential:
+    """torchvision's ResNet ``name`` without its pooling head, as fastai's ``create_body`` cuts it:
+    ``conv1, bn1, relu, maxpool, layer1 … layer4`` as children ``0 … 7`` (built here, no download)."""
+    block, counts = RESNETS[name]
+    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+                               nn.MaxPool2d(3, 2, 1)]
+    inplanes = 64
+    for stage, count in enumerate(counts):
+        planes, stride = 64 * 2**stage, 1 if stage == 0 else 2
+        blocks: list[nn.Module] = []
+        for i in range(count):
+            downsample = None
+            if i == 0 and (stride != 1 or inplanes != planes * block.expansion):
+                downsample = nn.Sequential(nn.Conv2d(inplanes, planes * block.expansion, 1, stride, bias=False),
+                                           nn.BatchNorm2d(planes * block.expansion))
+            blocks.append(block(inplanes, planes, stride if i == 0 else 1, downsample))
+            inplanes = planes * block.expansion
+        layers.append(nn.Sequential(*blocks))
+    return nn.Sequential(*layers)
 
 
 class DeOldifyUnet(Generator):
@@ -226,10 +294,10 @@ class DeOldifyUnet(Generator):
         self.y_range = (float(y_range[0]), float(y_range[1])) if y_range is not None else None
         self.out_channels = out_channels
 
-        e = ENCODERS[encoder]
+        e = RESNETS[encoder][0].expansion
         skip_channels = {2: 64, 4: 64 * e, 5: 128 * e, 6: 256 * e}
         ni = 512 * e
-        layers: list[nn.Module] = [_encoder(encoder), nn.BatchNorm2d(ni), nn.ReLU(),
+        layers: list[nn.Module] = [resnet_body(encoder), nn.BatchNorm2d(ni), nn.ReLU(),
                                    nn.Sequential(conv_layer(ni, ni * 2), conv_layer(ni * 2, ni))]
         x = ni
         for i, idx in enumerate(SKIP_INDICES):
@@ -282,7 +350,7 @@ class DeOldifyUnet(Generator):
         layers = self.layers
         skips: dict[int, torch.Tensor] = {}
         h = x
-        for i, module in enumerate(layers[0]):
+        for i, module in enumerate(cast(nn.Sequential, layers[0])):
             h = module(h)
             if i in SKIP_INDICES:
                 skips[i] = h
@@ -290,7 +358,7 @@ class DeOldifyUnet(Generator):
         for block, idx in zip(layers[4:8], SKIP_INDICES, strict=True):
             h = block(h, skips[idx])
         h = torch.cat([layers[8](h), x], dim=1)
-        h = layers[11](layers[10](h))
+        out: torch.Tensor = layers[11](layers[10](h))
         if self.y_range is not None:
-            h = layers[12](h)
-        return h
+            out = layers[12](out)
+        return out
