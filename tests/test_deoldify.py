@@ -81,7 +81,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
-from gan_studio.architectures import build_architecture, resolve_architecture  # noqa: E402
+from gan_studio.architectures import build_architecture  # noqa: E402
 from gan_studio.architectures.deoldify import DeOldifyUnet  # noqa: E402
 from gan_studio.errors import CheckpointError  # noqa: E402
 from gan_studio.fastai_pickle import ALLOWED_GLOBALS, load_fastai_checkpoint, scan_globals  # noqa: E402
@@ -149,12 +149,6 @@ def test_published_configs_match_the_reference_key_list(model_id, name):
     # the float32 tensors of the file: 255.07 MB (Artistic) / 873.92 MB (Stable), the published sizes
     n = sum(int(np.prod(s)) for s in reference.values())
     assert round(n * 4 / 1e6) == {"artistic": 255, "stable": 874}[name]
-
-
-def test_presets_name_the_published_configs():
-    assert resolve_architecture("deoldify_artistic")[1] == REFERENCE_CASES["artistic"]
-    assert resolve_architecture("deoldify_stable") == ("deoldify", {"encoder": "resnet101", "decoder": "wide",
-                                                                    "nf_factor": 2})
 
 
 @pytest.mark.parametrize("case", sorted(REFERENCE_CASES))

@@ -95,8 +95,6 @@ ARCHITECTURE_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "resnet_9blocks": ("cyclegan_resnet", {"n_blocks": 9}),
     "unet_128": ("pix2pix_unet", {"num_downs": 7}),
     "unet_256": ("pix2pix_unet", {"num_downs": 8}),
-    "deoldify_artistic": ("deoldify", {"encoder": "resnet34", "decoder": "deep", "nf_factor": 1.5}),
-    "deoldify_stable": ("deoldify", {"encoder": "resnet101", "decoder": "wide", "nf_factor": 2}),
 }
 
 

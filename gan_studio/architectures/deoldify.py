@@ -42,7 +42,6 @@ The published files are fastai pickles (``{'model': state_dict, 'opt': …}``, r
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -269,7 +268,7 @@ class DeOldifyUnet(Generator):
             ``nf_factor`` channels).
         nf_factor: the decoder's width factor (1.5 Artistic, 2 Stable; ``wide`` needs a whole number).
         self_attention: a self-attention layer after the second U-Net block (as published).
-        y_range: the output range ``(low, high)`` of the final scaled sigmoid (``(-3, 3)``), or None.
+        y_min, y_max: the output range of the final scaled sigmoid, fastai's ``y_range`` (``(-3, 3)``).
         out_channels: channels out (3: an ImageNet-normalised RGB image).
     """
 
@@ -277,7 +276,7 @@ class DeOldifyUnet(Generator):
     default_task = Task.COLORIZATION
 
     def __init__(self, encoder: str = "resnet34", decoder: str = "deep", nf_factor: float = 1.5,
-                 self_attention: bool = True, y_range: Sequence[float] | None = (-3.0, 3.0),
+                 self_attention: bool = True, y_min: float = -3.0, y_max: float = 3.0,
                  out_channels: int = 3) -> None:
         super().__init__()
         if encoder not in ENCODERS:
@@ -286,12 +285,11 @@ class DeOldifyUnet(Generator):
             raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
         if nf_factor <= 0 or (decoder == "wide" and float(nf_factor) != int(nf_factor)):
             raise ValueError(f"nf_factor must be positive (a whole number for the wide decoder), got {nf_factor!r}")
-        if y_range is not None and (len(y_range) != 2 or not y_range[0] < y_range[1]):
-            raise ValueError(f"y_range must be (low, high) with low < high, or None; got {y_range!r}")
+        if not y_min < y_max:
+            raise ValueError(f"y_min must be below y_max, got {y_min!r} and {y_max!r}")
         if out_channels < 1:
             raise ValueError(f"out_channels must be >= 1, got {out_channels}")
         self.encoder_name, self.decoder, self.nf_factor = encoder, decoder, nf_factor
-        self.y_range = (float(y_range[0]), float(y_range[1])) if y_range is not None else None
         self.out_channels = out_channels
 
         e = RESNETS[encoder][0].expansion
@@ -319,8 +317,7 @@ class DeOldifyUnet(Generator):
         layers.append(Concat())
         x += 3
         layers += [ResBlock(x), conv_layer(x, out_channels, 1, activ=False, bn=False)]
-        if self.y_range is not None:
-            layers.append(SigmoidRange(*self.y_range))
+        layers.append(SigmoidRange(float(y_min), float(y_max)))
         self.layers = nn.ModuleList(layers)
 
     @property
@@ -358,7 +355,5 @@ class DeOldifyUnet(Generator):
         for block, idx in zip(layers[4:8], SKIP_INDICES, strict=True):
             h = block(h, skips[idx])
         h = torch.cat([layers[8](h), x], dim=1)
-        out: torch.Tensor = layers[11](layers[10](h))
-        if self.y_range is not None:
-            out = layers[12](out)
+        out: torch.Tensor = layers[12](layers[11](layers[10](h)))
         return out
