@@ -258,7 +258,8 @@ class _Eval:
         return (eval, ("1 + 1",))
 
 
-def test_hostile_pickles_are_refused_by_name(tmp_path):
+def test_hostile_pickles_are_refused_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # cannot turn full unpickling on
     canary = tmp_path / "canary"
     for name, (data, refused) in _hostile_files(tmp_path, canary).items():
         path = tmp_path / f"{name}.pth"
@@ -310,12 +311,19 @@ def test_truncated_and_garbage_files_are_refused(tmp_path):
 # --------------------------------------------------------------------------- the catalogue entries
 
 
-def test_catalogue_entries_are_described(tmp_path):
+def test_catalogue_entries_are_colorizers_with_licence_and_size():
+    """Listed for the Colorize tab (the colorization job), whose model blurb shows licence and file size."""
+    from gan_studio.contract import JOBS
+    from gan_studio.ui.text import spec_blurb
+
+    registry = load_registry()
+    colorizers = [s.id for s in registry.list() if s.task in JOBS["colorize"]]
     for model_id in (ARTISTIC, STABLE):
-        spec = load_registry().get(model_id)
-        assert spec.task.value == "colorization" and spec.architecture == "deoldify"
+        spec = registry.get(model_id)
+        assert model_id in colorizers and spec.architecture == "deoldify" and spec.builtin
         assert spec.license == "mit" and spec.image_size == 560 and spec.source.files == (FILES[model_id],)
-        assert ("255 MB" if model_id == ARTISTIC else "874 MB") in spec.description
+        blurb = spec_blurb(spec)
+        assert "licence: mit" in blurb and ("255 MB" if model_id == ARTISTIC else "874 MB") in blurb
 
 
 @pytest.mark.parametrize("model_id", [ARTISTIC, STABLE])
