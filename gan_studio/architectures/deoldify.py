@@ -267,17 +267,15 @@ class DeOldifyUnet(Generator):
             ``nf_factor``) or ``wide`` (``DynamicUnetWide``: one convolution per block, 512 ×
             ``nf_factor`` channels).
         nf_factor: the decoder's width factor (1.5 Artistic, 2 Stable; ``wide`` needs a whole number).
-        self_attention: a self-attention layer after the second U-Net block (as published).
+        self_attention: a self-attention layer ending the second U-Net block (as published).
         y_min, y_max: the output range of the final scaled sigmoid, fastai's ``y_range`` (``(-3, 3)``).
-        out_channels: channels out (3: an ImageNet-normalised RGB image).
     """
 
     architecture = "deoldify"
     default_task = Task.COLORIZATION
 
     def __init__(self, encoder: str = "resnet34", decoder: str = "deep", nf_factor: float = 1.5,
-                 self_attention: bool = True, y_min: float = -3.0, y_max: float = 3.0,
-                 out_channels: int = 3) -> None:
+                 self_attention: bool = True, y_min: float = -3.0, y_max: float = 3.0) -> None:
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
@@ -287,10 +285,7 @@ class DeOldifyUnet(Generator):
             raise ValueError(f"nf_factor must be positive (a whole number for the wide decoder), got {nf_factor!r}")
         if not y_min < y_max:
             raise ValueError(f"y_min must be below y_max, got {y_min!r} and {y_max!r}")
-        if out_channels < 1:
-            raise ValueError(f"out_channels must be >= 1, got {out_channels}")
         self.encoder_name, self.decoder, self.nf_factor = encoder, decoder, nf_factor
-        self.out_channels = out_channels
 
         e = RESNETS[encoder][0].expansion
         skip_channels = {2: 64, 4: 64 * e, 5: 128 * e, 6: 256 * e}
@@ -316,14 +311,14 @@ class DeOldifyUnet(Generator):
         layers.append(BlurShuffle(nn.Sequential(WeightNormConv2d(x, x * 4, 1))))
         layers.append(Concat())
         x += 3
-        layers += [ResBlock(x), conv_layer(x, out_channels, 1, activ=False, bn=False)]
+        layers += [ResBlock(x), conv_layer(x, 3, 1, activ=False, bn=False)]
         layers.append(SigmoidRange(float(y_min), float(y_max)))
         self.layers = nn.ModuleList(layers)
 
     @property
     def contract(self) -> Contract:
         # Runtime tolerances not measured in bench/: fp32 and eager unless asked.
-        return Contract(task=Task.COLORIZATION, in_channels=3, out_channels=self.out_channels,
+        return Contract(task=Task.COLORIZATION, in_channels=3, out_channels=3,
                         colour_input="grey_rgb_imagenet", colour_output="rgb_imagenet", square_input=True,
                         size_multiple=RENDER_BASE, native_size=DEFAULT_RENDER_FACTOR * RENDER_BASE,
                         compile=False, auto_bf16=False)
