@@ -362,3 +362,38 @@ def test_hostile_file_under_the_catalogue_name_is_refused_and_runs_nothing(hub_s
     with pytest.raises(CheckpointError, match=refused):
         build_generator(spec)
     assert not canary.exists()
+
+
+def test_cli_converts_a_fastai_file_into_a_model_folder(tmp_path):
+    """``gan-studio convert ColorizeArtistic_gen.pth out --architecture deoldify`` reads the fastai pickle
+    through the allow-list and writes our folder (safetensors), which loads back strictly."""
+    from gan_studio.cli import main
+
+    module = small_module(ARTISTIC, seed=5)
+    src = tmp_path / "ColorizeArtistic_gen.pth"
+    src.write_bytes(fastai_file(module.state_dict()))
+    assert main(["convert", str(src), str(tmp_path / "out"), "--architecture", "deoldify",
+                 "--kwargs", json.dumps(SMALL[ARTISTIC]), "--license", "mit"]) == 0
+    again = DeOldifyUnet.from_pretrained(tmp_path / "out")
+    assert again.config["encoder"] == "resnet18" and again.contract.task.value == "colorization"
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in module.state_dict().items())
+
+
+@pytest.mark.slow
+def test_full_size_artistic_file_through_the_hub(hub_server):
+    """The Artistic entry at its published size (a 255 MB fastai file of seeded random weights) through
+    the Hub, the allow-list and the studio at render factor 10; the reference numbers of
+    this config are checked in test_numbers_match_the_reference_code."""
+    spec = load_registry().get(ARTISTIC)
+    module = DeOldifyUnet(**{k: v for k, v in spec.kwargs.items()})
+    module.load_state_dict(seeded_state(module.state_dict(), seed=11), strict=True)
+    data = fastai_file(module.state_dict())
+    assert abs(len(data) - 255_144_681) < 2_000_000  # the published file's size, give or take the optimizer state
+    publish_source(hub_server, spec, {FILES[ARTISTIC]: data})
+    del data
+    studio = Studio(registry=Registry([spec]), device="cpu", half=False)
+    photo = Image.fromarray(np.random.default_rng(1).integers(0, 255, (96, 128, 3), dtype=np.uint8)).convert("L")
+    result = studio.colorize(ARTISTIC, photo, working_size=16 * 10)  # render factor 10: 160 × 160
+    assert result.image.size == photo.size and result.params["working_size"] == 160
+    loaded = studio.load(ARTISTIC)
+    assert all(torch.equal(loaded.module.state_dict()[k], v) for k, v in module.state_dict().items())
