@@ -8,7 +8,7 @@ pickle references ``builtins.slice``, which torch's weights-only loader refuses.
 files with full unpickling (which runs whatever the file names), this module:
 
 1. scans every pickle in the file (the legacy ``torch.save`` format's five leading pickles, or the
-   zip format's ``data.pkl``) with :mod:`pickletools`, without building anything, and refuses any
+   zip format's ``data.pkl``, told apart by the first bytes as ``torch.load`` does) with :mod:`pickletools`, without building anything, and refuses any
    global outside :data:`ALLOWED_GLOBALS` by name, any extension-registry opcode and any
    ``STACK_GLOBAL`` whose name is not a literal;
 2. then loads the file with ``torch.load(weights_only=True)``, torch's own restricted unpickler (tensors
@@ -39,6 +39,7 @@ ALLOWED_GLOBALS: frozenset[str] = frozenset(
     {"collections.OrderedDict", "builtins.slice", "torch._utils._rebuild_tensor_v2",
      "torch._utils._rebuild_parameter"} | {f"torch.{kind}Storage" for kind in _STORAGES}
 )
+_ZIP_MAGIC = b"PK\x03\x04"
 _LEGACY_PICKLES = 5  # magic number, protocol, sys info, the object, the storage keys; raw data follows
 # Python 2 names a protocol-2 pickle uses (the unpickler maps them the same way)
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
@@ -96,7 +97,9 @@ def scan_globals(path: str | os.PathLike[str]) -> set[str]:
     path = Path(path)
     found: set[str] = set()
     try:
-        if zipfile.is_zipfile(path):
+        with path.open("rb") as f:
+            is_zip = f.read(4) == _ZIP_MAGIC  # torch.load's own test: a zip file starts with a local header
+        if is_zip:
             with zipfile.ZipFile(path) as archive:
                 pickles = [n for n in archive.namelist() if n.endswith(".pkl")]
                 if not any(n.endswith("data.pkl") for n in pickles):

@@ -250,6 +250,9 @@ def _hostile_files(tmp_path: Path, canary: Path) -> dict[str, tuple[bytes, str]]
         "unknown_class": (fastai_file(sd, extra=_UnknownThing()), "_UnknownThing"),
         "functools_partial": (fastai_file(sd, extra=__import__("functools").partial(print, "x")), "functools.partial"),
         "builtins_eval": (pickle.dumps(_Eval(), protocol=2), "builtins.eval"),
+        # a legacy file with a clean zip checkpoint appended: zipfile would read the zip, torch the legacy start
+        "legacy_with_zip_tail": (fastai_file(sd, extra=_RunsCommand(command)) + fastai_file(sd, zip_format=True),
+                                 system),
     }
 
 
