@@ -164,7 +164,7 @@ def test_numbers_match_the_reference_code(case):
         for name in ("x64", "xodd"):
             expected = reference[f"{case}/y_{name}"]
             out = module(reference[name])
-            torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)  # measured: ≤ 1.5e-6
+            torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)  # measured: 9.5e-7 (max abs)
             assert float(expected.std()) > 0.3  # the reference output is not saturated
 
 
