@@ -8,10 +8,11 @@ from typing import Any
 from ..contract import Task
 from ..errors import WrongTaskError
 from ..models import LoadedModel
-from .common import ProgressFn, Result, provenance, report, working_size_for
+from .common import ProgressFn, Result, carries_alpha, provenance, report, working_size_for
 from .translation import MAX_ASPECT
 
 
+@carries_alpha
 def colorize(
     loaded: LoadedModel,
     image: Any,
