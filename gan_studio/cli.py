@@ -99,10 +99,10 @@ def _save(image: Any, params: dict[str, Any], path: Path, overwrite: bool) -> No
     print(path)
 
 
-def _load_input(path: str) -> Any:
+def _load_input(path: str, *, keep_alpha: bool = False) -> Any:
     from .image_io import load_image
 
-    image, notes = load_image(path)
+    image, notes = load_image(path, keep_alpha=keep_alpha)  # keep_alpha: the result gets the input's alpha
     for note in notes:
         logger.warning("%s: %s", Path(path).name, note)
     return image
@@ -199,7 +199,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         raise CliError("--tile, --overlap and --norm-stats only apply with --full-res")
     if spec.task == Task.MULTIDOMAIN and (args.full_res or args.center_crop is not None):
         raise CliError(f"--full-res and --center-crop are for translation models; {spec.id!r} is a multidomain model")
-    image = _load_input(args.input)
+    image = _load_input(args.input, keep_alpha=True)
     if spec.task == Task.MULTIDOMAIN:
         result = studio.translate_attributes(args.model, image, args.attributes or [], seed=args.seed)
     else:
@@ -222,7 +222,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     out = _check_output(Path(args.output), args.overwrite)
     studio = _studio(args)
     size = args.size if args.render_factor is None else 16 * args.render_factor
-    result = studio.colorize(args.model, _load_input(args.input), working_size=size, strength=args.strength)
+    result = studio.colorize(args.model, _load_input(args.input, keep_alpha=True), working_size=size,
+                             strength=args.strength)
     _save(result.image, result.params, out, args.overwrite)
     return 0
 

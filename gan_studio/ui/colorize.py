@@ -74,7 +74,7 @@ def build_colorize_tab(
                     session: list[str] | None, request: gr.Request,
                     progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
         spec = access.spec(model, JOBS["colorize"], session, tab="Colorize")
-        source = read_upload(image, what="a black-and-white photo")
+        source = read_upload(image, what="a black-and-white photo", keep_alpha=True)
         working = int(working_size) if working_size and float(working_size) > 0 else None
         load_with_progress(access.studio, spec, None, progress)
         result = colorize(spec.id, source, working_size=working, strength=1.0 if strength is None else float(strength),
