@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import zlib
 from pathlib import Path
 
@@ -132,6 +133,10 @@ def test_the_catalogue_entries_are_the_published_configs(catalogue) -> None:
         assert spec.architecture == "ddcolor" and spec.task.value == "colorization" and spec.source.repo_id == model_id
         assert spec.kwargs == {**PUBLISHED, "encoder_name": encoder}
         assert spec.license == "apache-2.0" and spec.image_size == 512 and "MB download" in spec.description
+        assert spec.builtin and not spec.source.files  # the architecture names the files (hub_files)
+    # pinned where a commit was found (docs/catalogue.md, "DDColor"); paper and paper_tiny follow main
+    pinned = {i for i in DDCOLOR_IDS if re.fullmatch(r"[0-9a-f]{40}", catalogue.get(i).source.revision or "")}
+    assert pinned == {"piddnad/ddcolor_modelscope", "piddnad/ddcolor_artistic"}
 
 
 def test_same_numbers_as_the_reference_code(reference: dict[str, torch.Tensor], reduced: DDColorGenerator) -> None:
