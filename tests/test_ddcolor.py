@@ -217,7 +217,7 @@ def test_a_ddcolor_folder_is_recognised_and_loaded_strictly(published: DDColorGe
                                                            published_files: dict[str, bytes], tmp_path: Path) -> None:
     found = recognise_config(PUBLISHED)
     assert found is not None and found[0] == "ddcolor"
-    assert found[1]["task"] == "colorization" and found[1]["image_size"] == 512 and found[1]["channels"] == 2
+    assert found[1]["task"] == "colorization" and found[1]["image_size"] == 512 and found[1]["channels"] == 3
     assert recognise_config({"encoder_name": "convnext-l"}) is None  # no DDColor decoder named
     assert recognise_config({**PUBLISHED, "_gan_studio": {"architecture": "dcgan"}}) is None
     for name, data in published_files.items():

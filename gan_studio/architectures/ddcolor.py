@@ -460,9 +460,9 @@ class DDColorGenerator(Generator):
             "architecture": cls.architecture,
             "task": cls.default_task.value,
             "image_size": int(size[0]) if isinstance(size, list | tuple) else int(size),
-            "channels": 2,
-            "description": f"DDColor ({'DDColor-T' if encoder == 'convnext-t' else 'DDColor'} with a {encoder} "
-                           f"encoder): grey photo in, Lab colour out (Kang et al., ICCV 2023)",
+            "channels": 3,  # the colorized image (the network itself returns a*, b*)
+            "description": f"{ {'convnext-t': 'DDColor-T', 'convnext-l': 'DDColor-L'}.get(encoder, 'DDColor')} "
+                           f"({encoder} encoder): grey photo in, Lab colour out (Kang et al., ICCV 2023)",
         }
         return {**out, **meta}
 
