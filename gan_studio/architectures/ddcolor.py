@@ -41,12 +41,14 @@ back to RGB), H and W multiples of 32, returns (N, 2, H, W) = (a*, b*) in Lab un
 Lab, the same scale as CIE a*, b*). The model normalises its input with ImageNet's mean and std
 itself. The reference pipeline resizes ab to the photo's size and joins it with the photo's own L.
 
-Loading: the reference loads with ``strict=False``. The one known reason is the ConvNeXt classifier
-head ``encoder.arch.head_cls`` (``Linear(dims[-1], 4)``), removed from the code in August 2023
-(commit 1a190e2, "remove redundant layers") after the checkpoints were trained, so checkpoints
-saved from the training code carry ``encoder.arch.head_cls.weight`` / ``.bias``, which nothing
-reads. :func:`drop_unused_head` removes exactly those two keys (checking their shapes); every other
-key must match, strictly.
+Loading: the reference loads with ``strict=False`` (its ``build_ddcolor_model``, and
+``PyTorchModelHubMixin``'s default). The one known reason is the ConvNeXt classifier head
+``encoder.arch.head_cls`` (``Linear(dims[-1], 4)``): the commit that removed it (1a190e2, August
+2023, "remove redundant layers") also switched the reference's loading to ``strict=False``, so
+checkpoints saved by the training code before it (spandrel's DDColor loader drops the same two keys)
+carry ``encoder.arch.head_cls.weight`` / ``.bias``, which nothing reads. :func:`drop_unused_head`
+removes exactly those two keys (checking their shapes); every other key must match, strictly. The
+Hub's ``pytorch_model.bin`` files appear to hold exactly this module's keys (docs/catalogue.md).
 """
 
 from __future__ import annotations
