@@ -12,8 +12,9 @@ DDColor-L and DDColor-T configs (``PUBLISHED``), in the reference's order.
 
 Also here: a DDColor folder (its own ``config.json`` + ``pytorch_model.bin``, as on the Hub) served
 by the tests' Hub, from the catalogue and typed as a repo id, loaded strictly and run through
-``Studio.colorize``; the classifier head old checkpoints carry; and, with ``RUN_ONLINE=1``, the real
-DDColor-T.
+``Studio.colorize``; the studio's colorize against the reference's ``ColorizationPipeline``
+(``tests/data/ddcolor_pipeline_reference.png``); the classifier head old checkpoints carry; and, with
+``RUN_ONLINE=1``, the real DDColor-T.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from PIL import Image
 from gan_studio.architectures import ARCHITECTURES, load_model_folder, recognise_config
 from gan_studio.architectures.ddcolor import UNUSED_HEAD_KEYS, DDColorGenerator, drop_unused_head
 from gan_studio.errors import CheckpointError
-from gan_studio.registry import Registry
+from gan_studio.registry import Registry, spec_from_folder
 from gan_studio.studio import Studio
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -207,29 +208,53 @@ def published_files(published: DDColorGenerator) -> dict[str, bytes]:
     return _ddcolor_folder_files(published)
 
 
+@pytest.fixture(scope="module")
+def published_folder(published_files: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("ddcolor")
+    for name, data in published_files.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
     theirs = b.state_dict()
     for key, value in a.state_dict().items():
         assert torch.equal(theirs[key], value), key
 
 
-def test_a_ddcolor_folder_is_recognised_and_loaded_strictly(published: DDColorGenerator,
-                                                           published_files: dict[str, bytes], tmp_path: Path) -> None:
+def test_a_ddcolor_folder_is_recognised_and_loaded_strictly(published: DDColorGenerator, published_folder: Path,
+                                                           tmp_path: Path) -> None:
     found = recognise_config(PUBLISHED)
     assert found is not None and found[0] == "ddcolor"
     assert found[1]["task"] == "colorization" and found[1]["image_size"] == 512 and found[1]["channels"] == 3
     assert recognise_config({"encoder_name": "convnext-l"}) is None  # no DDColor decoder named
     assert recognise_config({**PUBLISHED, "_gan_studio": {"architecture": "dcgan"}}) is None
-    for name, data in published_files.items():
-        (tmp_path / name).write_bytes(data)
-    G = load_model_folder(tmp_path)
+    G = load_model_folder(published_folder)
     assert isinstance(G, DDColorGenerator) and G.config["dec_layers"] == 4
     _same_weights(published, G)
     # strict: an unknown key (other than the classifier head) is refused, naming it
-    (tmp_path / "pytorch_model.bin").write_bytes(
-        _ddcolor_folder_files(published, extra={"decoder.extra.weight": torch.zeros(1)})["pytorch_model.bin"])
+    for name, data in _ddcolor_folder_files(published, extra={"decoder.extra.weight": torch.zeros(1)}).items():
+        (tmp_path / name).write_bytes(data)
     with pytest.raises(CheckpointError, match="unexpected keys \\(1\\): decoder\\.extra\\.weight"):
         load_model_folder(tmp_path)
+
+
+def test_the_studio_colorizes_like_the_reference_pipeline(published_folder: Path) -> None:
+    """tests/data/ddcolor_pipeline_reference.png: the reference's ``ColorizationPipeline(model,
+    input_size=64).process`` (OpenCV resize and Lab, nearest-neighbour ab upsampling) on scikit-image's
+    astronaut resized to 96×80 (PIL Lanczos), with the ``published`` weights. The studio's own resize
+    (Lanczos, 8-bit), Lab (skimage's formulas) and bilinear ab upsampling give nearly the same image
+    (measured: mean |Δ| 0.26/255, at most 3/255 per channel)."""
+    from skimage import data
+
+    spec = spec_from_folder(published_folder, model_id="ddcolor-reduced")
+    studio = Studio(registry=Registry([spec]), device="cpu", half=False)
+    photo = Image.fromarray(data.astronaut()).resize((96, 80), Image.Resampling.LANCZOS)
+    ours = np.asarray(studio.colorize(spec.id, photo, working_size=64).image, dtype=float)
+    theirs = np.asarray(Image.open(DATA / "ddcolor_pipeline_reference.png").convert("RGB"), dtype=float)
+    diff = np.abs(ours - theirs)
+    assert ours.shape == theirs.shape == (80, 96, 3)
+    assert diff.mean() < 0.5 and diff.max() <= 4
 
 
 # ---- on the tests' Hub, through the studio ------------------------------------------------------
