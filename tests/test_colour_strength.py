@@ -100,3 +100,29 @@ def test_cli_strength_and_render_factor(tmp_path, models_toml):
     assert rc == 0
     params = read_metadata(Image.open(out))
     assert params["working_size"] == 32 and params["strength"] == 1.5
+
+
+def test_colorize_default_is_ddcolor_when_the_hub_answers_else_embedded(hub_server, monkeypatch):
+    """The Colorize tab's default: DDColor-T on a CPU when the Hub answers (online_default in the
+    catalogue), the embedded colorizer when it does not."""
+    from gan_studio.studio import Studio
+
+    offline = Studio(device="cpu")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert offline.default_model("colorize") == "photo-colorizer"
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    hub_server.publish("piddnad/ddcolor_paper_tiny", {"config.json": b"{}"})
+    online = Studio(device="cpu")
+    assert online.default_model("colorize") == "piddnad/ddcolor_paper_tiny"
+    assert online.default_model("colorize", ["photo-colorizer"]) == "photo-colorizer"  # not offered: not chosen
+
+
+def test_online_default_names_known_device_types(tmp_path):
+    from gan_studio.errors import CatalogueError
+    from gan_studio.registry import load_registry
+
+    toml = tmp_path / "m.toml"
+    toml.write_text('[[model]]\nid = "x"\ntask = "colorization"\narchitecture = "ddcolor"\nhub = "a/b"\n'
+                    'online_default = ["tpu"]\n')
+    with pytest.raises(CatalogueError, match=r"online_default names unknown device types \['tpu'\]; choose from: cpu, cuda, mps"):
+        load_registry(toml)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..contract import Contract, Task
 from ..errors import UserInputError, WrongTaskError
 from ..models import LoadedModel
-from .common import ProgressFn, Result, provenance, report, working_size_for
+from .common import ProgressFn, Result, carries_alpha, provenance, report, working_size_for
 from .translation import MAX_ASPECT
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ def predicted_ab(output: torch.Tensor, contract: Contract) -> torch.Tensor:
     return ab
 
 
+@carries_alpha
 def colorize(
     loaded: LoadedModel,
     image: Any,

@@ -50,13 +50,14 @@ def build_colorize_tab(
     ``colorize`` is :meth:`Studio.colorize`; ``examples`` are ``(image path, model id)`` pairs.
     """
     ids = access.ids(JOBS["colorize"])
-    first = access.studio.registry.get(ids[0]) if ids else None
+    default = access.studio.default_model("colorize", ids)  # DDColor when the Hub answers, else embedded
+    first = access.studio.registry.get(default) if default else None
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             image = UploadImage(type="filepath", image_mode=None, label="Black-and-white photo",
                                 sources=["upload", "webcam", "clipboard"], height=300, elem_id="colorize-input")
-            model = gr.Dropdown(ids, value=ids[0] if ids else None, label="Colorizer", allow_custom_value=True)
+            model = gr.Dropdown(ids, value=default, label="Colorizer", allow_custom_value=True)
             info = gr.Markdown(spec_blurb(first) if first else "", elem_classes=["model-info"])
             strength = gr.Slider(0.0, MAX_STRENGTH, value=1.0, step=0.05, elem_id="colorize-strength",
                                  label="Colour strength (0 = greyscale, 1 = the model's colours, >1 more saturated)")
@@ -74,7 +75,7 @@ def build_colorize_tab(
                     session: list[str] | None, request: gr.Request,
                     progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
         spec = access.spec(model, JOBS["colorize"], session, tab="Colorize")
-        source = read_upload(image, what="a black-and-white photo")
+        source = read_upload(image, what="a black-and-white photo", keep_alpha=True)
         working = int(working_size) if working_size and float(working_size) > 0 else None
         load_with_progress(access.studio, spec, None, progress)
         result = colorize(spec.id, source, working_size=working, strength=1.0 if strength is None else float(strength),
