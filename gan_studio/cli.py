@@ -710,6 +710,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_evaluate)
+
+    from .datasets.command import add_dataset_parser  # synthetic datasets (gan_studio/datasets/)
+
+    add_dataset_parser(sub, _common)
     return parser
 
 

@@ -8,8 +8,9 @@ deterministic, resumable, optionally filtered, locally or on Ray.
 
 The package, lowest first: :mod:`.plan` (the request, the fixed candidate sequence, computing a chunk
 of candidates), :mod:`.filters` (evaluator confidence, perceptual-hash near-duplicates),
-:mod:`.formats` (shard writers and readers), :mod:`.card` (README.md + dataset_info.json),
-:mod:`.writer` (the one writer: quotas, filters, shards, manifest, resume), :mod:`.ray_runner`
+:mod:`.formats` (shard writers), :mod:`.card` (README.md + dataset_info.json),
+:mod:`.writer` (the one writer: quotas, filters, shards, manifest, resume), :mod:`.reader` (reading any
+format back), :mod:`.ray_runner`
 (the same run on a Ray cluster; imported only when asked for), :mod:`.command` (``python -m
 gan_studio dataset``).
 """
@@ -20,10 +21,10 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .formats import iter_records
 from .plan import FORMATS, Candidate, DatasetRequest, Plan, list_input_files, make_plan, produce_chunk
+from .reader import iter_records
 from .writer import MANIFEST_NAME, DatasetSummary, DatasetWriter, ProgressFn, read_manifest
 
 if TYPE_CHECKING:
@@ -63,11 +64,12 @@ def local_chunks(studio: Studio, plan: Plan, writer: DatasetWriter) -> Iterator[
 def write_dataset(request: DatasetRequest, out: str | os.PathLike[str], *, studio: Studio | None = None,
                   resume: bool = False, progress: ProgressFn | None = None, ray_address: str | None = None,
                   ray_workers: int | None = None, device: str = "auto",
-                  models_file: str | None = None) -> DatasetSummary:
+                  models_file: str | None = None, runtime: dict[str, Any] | None = None) -> DatasetSummary:
     """Make the dataset ``request`` describes in folder ``out`` and return its summary.
 
     ``studio``: the engine to run the model on (default: a new one on ``device`` with the extra models of
-    ``models_file``, without cross-request batching). ``resume=True`` continues an interrupted run in ``out`` (same arguments required);
+    ``models_file`` and the :class:`~gan_studio.runtime.Runtime` options ``runtime``, without cross-request
+    batching; Ray workers are built the same way). ``resume=True`` continues an interrupted run in ``out`` (same arguments required);
     otherwise ``out`` must be absent or empty. ``progress(done, total)`` is called after each chunk.
     ``ray_address`` (``"local"`` for a local instance, or a cluster address such as ``"auto"`` or
     ``"ray://host:10001"``) computes the chunks on Ray workers, ``ray_workers`` of them (default 2);
@@ -75,7 +77,8 @@ def write_dataset(request: DatasetRequest, out: str | os.PathLike[str], *, studi
     """
     from ..studio import Studio
 
-    engine = studio if studio is not None else Studio(models_file=models_file, device=device, batching=False)
+    engine = studio if studio is not None else Studio(models_file=models_file, device=device, batching=False,
+                                                        **(runtime or {}))
     plan = make_plan(engine, request)
     writer = DatasetWriter(out, plan, resume=resume)
     if writer.manifest.get("complete") and writer.done_count >= plan.total:
@@ -89,7 +92,7 @@ def write_dataset(request: DatasetRequest, out: str | os.PathLike[str], *, studi
         from .ray_runner import ray_chunks
 
         chunks = ray_chunks(plan, writer, address=ray_address, workers=ray_workers or 2,
-                            models_file=models_file, device=device)
+                            models_file=models_file, device=device, runtime=runtime)
     else:
         chunks = local_chunks(engine, plan, writer)
     for candidates in chunks:

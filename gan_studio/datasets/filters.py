@@ -81,7 +81,8 @@ def _dct_matrix() -> np.ndarray:
     i = np.arange(n)[None, :]
     m = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
     m[0] /= np.sqrt(2.0)
-    return m
+    out: np.ndarray = m
+    return out
 
 
 def perceptual_hash(image: Image.Image) -> int:

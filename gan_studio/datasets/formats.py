@@ -9,7 +9,7 @@
 * ``webdataset``: ``data/train-<k>.tar`` with ``<key>.png``, ``<key>.json`` (the record) and
   ``<key>.cls`` (the class index) per sample, in key order: the WebDataset convention, written with
   :mod:`tarfile` (fixed mtime, owner and mode), so neither the ``webdataset`` package nor anything else
-  is needed to write or read them.
+  is needed to write or read them. :mod:`.reader` reads all three back.
 
 Every file is written under a ``.partial`` name and renamed into place (``os.replace``), so a shard
 is either whole or absent; the writer's manifest is updated after the rename.
@@ -21,14 +21,14 @@ import io
 import json
 import os
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .plan import Candidate, canonical_json
 
-__all__ = ["PARTIAL_SUFFIX", "Record", "iter_records", "shard_files", "write_shard"]
+__all__ = ["PARTIAL_SUFFIX", "UNLABELLED", "Record", "hf_features", "image_path", "shard_files", "write_shard"]
 
 PARTIAL_SUFFIX = ".partial"
 #: The class folder of images without a class (unconditional generators).
@@ -154,56 +154,3 @@ def _parquet_bytes(records: Sequence[Record], class_names: Sequence[str]) -> byt
     pq.write_table(table, buf, row_group_size=max(1, len(rows)), compression=_PARQUET_COMPRESSION | {"key": "ZSTD"},
                    use_dictionary=False, write_statistics=False, store_schema=True)
     return buf.getvalue()
-
-
-# ---- reading ---------------------------------------------------------------------------------------
-def iter_records(folder: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Every sample of a dataset folder written by the studio, in dataset order, as
-    ``{"key", "index", "label", "label_name", "seed", "source", "provenance", "png": bytes, …}``
-    (the format is read from its ``manifest.json``)."""
-    from .writer import read_manifest
-
-    root = Path(folder)
-    manifest = read_manifest(root)
-    fmt = manifest["arguments"]["format"]
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        for shard in manifest["shards"]:
-            for name in shard["files"]:
-                table = pq.read_table(root / name)
-                for row in table.to_pylist():
-                    image = row.pop("image")
-                    row["provenance"] = json.loads(row["provenance"])
-                    yield {**row, "png": image["bytes"]}
-    elif fmt == "webdataset":
-        for shard in manifest["shards"]:
-            for name in shard["files"]:
-                with tarfile.open(root / name) as tar:
-                    current: dict[str, Any] = {}
-                    for member in tar:
-                        fh = tar.extractfile(member)
-                        data = fh.read() if fh is not None else b""
-                        key, ext = member.name.split(".", 1)
-                        if current and current["key"] != key:
-                            yield current
-                            current = {}
-                        if ext == "json":
-                            current.update(json.loads(data))
-                        elif ext == "png":
-                            current["png"] = data
-                        current["key"] = key
-                    if current:
-                        yield current
-    else:
-        from ..metadata import read_metadata
-
-        by_source = manifest.get("mode") == "input"
-        paths = [p for p in root.rglob("*.png") if not any(part.startswith(".") for part in p.relative_to(root).parts)]
-        paths.sort(key=lambda p: p.relative_to(root).as_posix() if by_source else (p.stem, p.parent.name))
-        for path in paths:
-            png = path.read_bytes()
-            provenance = read_metadata(png)
-            yield {"key": path.stem, "path": path.relative_to(root).as_posix(), "label_name": provenance.get("label"),
-                   "seed": provenance.get("seed"), "source": provenance.get("input"),
-                   "provenance": provenance, "png": png}

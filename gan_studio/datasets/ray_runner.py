@@ -37,7 +37,7 @@ __all__ = ["ChunkWorker", "init_ray", "ray_chunks"]
 def _import_ray() -> Any:
     try:
         import ray
-        import ray.data  # noqa: F401 - the Data library is the part we use
+        import ray.data  # the Data library is the part we use
     except ImportError:
         raise UserInputError("--ray needs Ray Data: pip install -r requirements-ray.txt (or pip install "
                              "'gan-studio[ray]')") from None
@@ -65,13 +65,14 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None) -> Any:
 class ChunkWorker:
     """A Ray Data actor: loads the model once, then turns chunk indices into candidates."""
 
-    def __init__(self, request: DatasetRequest, revision: str, models_file: str | None, device: str) -> None:
+    def __init__(self, request: DatasetRequest, revision: str, models_file: str | None, device: str,
+                 runtime: dict[str, Any] | None = None) -> None:
         import torch
 
         from ..studio import Studio
 
         torch.set_num_threads(1)  # one CPU per actor (Ray's default reservation)
-        self.studio = Studio(models_file=models_file, device=device, batching=False)
+        self.studio = Studio(models_file=models_file, device=device, batching=False, **(runtime or {}))
         self.plan = make_plan(self.studio, request)
         if self.plan.revision != revision:
             raise UserInputError(f"a Ray worker loaded {request.model!r} at revision {self.plan.revision}, the driver at "
@@ -124,7 +125,8 @@ def _window(plan: Plan, writer: DatasetWriter, start: int, margin: float) -> lis
 
 
 def ray_chunks(plan: Plan, writer: DatasetWriter, *, address: str | None, workers: int = 2,
-               models_file: str | None = None, device: str = "auto") -> Iterator[list[Candidate]]:
+               models_file: str | None = None, device: str = "auto",
+               runtime: dict[str, Any] | None = None) -> Iterator[list[Candidate]]:
     """The candidates, chunk after chunk in order, computed by ``workers`` Ray actors."""
     if workers < 1:
         raise UserInputError(f"--ray-workers must be at least 1, got {workers}")
@@ -143,7 +145,8 @@ def ray_chunks(plan: Plan, writer: DatasetWriter, *, address: str | None, worker
         ds = ray.data.from_items([{"chunk": k} for k in window], override_num_blocks=min(len(window), 4 * workers))
         ds = ds.map_batches(ChunkWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
                             num_gpus=gpus, fn_constructor_kwargs={"request": plan.request, "revision": plan.revision,
-                                                                  "models_file": models_file, "device": device})
+                                                                  "models_file": models_file, "device": device,
+                                                                  "runtime": runtime})
         current: list[Candidate] = []
         current_chunk = -1
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):

@@ -123,17 +123,16 @@ class DatasetWriter:
                 raise UserInputError(f"output folder {str(out)!r} is not empty; pass --resume to continue the run "
                                      f"recorded in its {MANIFEST_NAME}, or choose an empty or new folder")
             out.mkdir(parents=True, exist_ok=True)
-            manifest = {"version": MANIFEST_VERSION, "arguments": self.arguments, "mode": self.plan.mode,
-                        "total": self.plan.total, "num_shards": self.plan.num_shards, "complete": False,
-                        "shards": []}
+            manifest: dict[str, Any] = {"version": MANIFEST_VERSION, "arguments": self.arguments,
+                                        "mode": self.plan.mode, "total": self.plan.total,
+                                        "num_shards": self.plan.num_shards, "complete": False, "shards": []}
             _write_json(out / MANIFEST_NAME, manifest)
             return manifest
         if not (out / MANIFEST_NAME).is_file():
             if busy:
                 raise UserInputError(f"--resume: {str(out)!r} has no {MANIFEST_NAME}, so there is no run to continue "
                                      f"(and it is not empty); choose an empty or new folder")
-            self_resume = False
-            return self._open(self_resume)
+            return self._open(False)  # nothing written yet: start afresh
         manifest = read_manifest(out)
         old = manifest.get("arguments", {})
         if old != self.arguments:
