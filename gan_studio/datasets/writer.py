@@ -169,9 +169,9 @@ class DatasetWriter:
     def offer(self, candidate: Candidate) -> None:
         """Consider the next candidate: keep it or record why not; a full shard is written at once."""
         if candidate.j < self.next_candidate or self.complete:
-            return
-        if candidate.j != self.next_candidate:
-            raise RuntimeError(f"candidates out of order: got {candidate.j}, expected {self.next_candidate}")
+            return  # before the resume point, or past the end
+        # Candidates come in order; the ones skipped in between belong to chunks of full classes, which
+        # could not have been kept (``wants_chunk``), so skipping them changes nothing.
         self.next_candidate = candidate.j + 1
         reason = self._reject(candidate)
         if reason is None and self.class_full(candidate.label):
