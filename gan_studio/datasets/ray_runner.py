@@ -11,9 +11,12 @@ the function a local run calls. Results come back in order (``preserve_order``) 
 :class:`~gan_studio.datasets.writer.DatasetWriter`, so the files are the ones a local run writes (on the
 same kind of device: a GPU's floating-point results differ from a CPU's).
 
-With filters, how many candidates are needed is not known beforehand: the chunks are sent in windows
-(the chunks that would finish the dataset if every candidate were kept, plus a quarter), and another
-window follows while the dataset is not full; whatever a window computed past the end is discarded.
+Without filters the chunks needed are known exactly: one Ray Dataset, one actor pool. With filters
+they are not: the Dataset covers :data:`FILTER_HEADROOM` times the chunks that would do if nothing were
+dropped (every class's chunks, as the class schedule cycles), streamed in order and abandoned as soon as
+the writer is full (what the actors computed ahead is discarded); in the rare case that is not enough,
+another such Dataset (a new actor pool) continues after it. (An open-ended ``ray.data.range`` would need
+CPUs for its read tasks while the actors hold them all.)
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from .writer import DatasetWriter
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ChunkWorker", "init_ray", "ray_chunks"]
+__all__ = ["FILTER_HEADROOM", "ChunkWorker", "init_ray", "ray_chunks"]
+
+#: With filters, a Ray run first sends this many times the chunks an unfiltered run would need.
+FILTER_HEADROOM = 4
 
 
 def _import_ray() -> Any:
@@ -93,9 +99,9 @@ class ChunkWorker:
                 "meta": np.array(meta, dtype=object)}
 
 
-def _window(plan: Plan, writer: DatasetWriter, start: int, margin: float) -> list[int]:
-    """The chunks from ``start`` that would complete the dataset if every candidate were kept (class
-    quotas included), plus ``margin`` more (as a fraction) when filters may drop candidates."""
+def _exact_chunks(plan: Plan, writer: DatasetWriter, start: int) -> list[int]:
+    """Without filters every candidate is kept: the chunks from ``start`` that complete the dataset
+    (those of classes already full left out)."""
     counts = dict(writer.counts)
     done = writer.count
     last = plan.num_candidates()
@@ -115,12 +121,6 @@ def _window(plan: Plan, writer: DatasetWriter, start: int, margin: float) -> lis
             if label is not None:
                 counts[label] = counts.get(label, 0) + kept
         chunk += 1
-    extra = math.ceil(len(out) * margin)
-    while extra > 0 and (last is None or chunk * plan.chunk_size < last):
-        if not plan.schedule or plan.chunk_label(chunk) is None or not writer.class_full(plan.chunk_label(chunk)):
-            out.append(chunk)
-            extra -= 1
-        chunk += 1
     return out
 
 
@@ -136,28 +136,40 @@ def ray_chunks(plan: Plan, writer: DatasetWriter, *, address: str | None, worker
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     filtered = plan.request.min_confidence is not None or plan.request.dedupe
     start = writer.next_candidate // plan.chunk_size
+    last = plan.num_candidates()
     while not writer.complete:
-        window = _window(plan, writer, start, 0.25 if filtered else 0.0)
-        if not window:
+        chunks = _exact_chunks(plan, writer, start)
+        if filtered and chunks:  # room for drops: FILTER_HEADROOM times as many, and every class's chunks
+            end = chunks[-1] + 1 + (FILTER_HEADROOM - 1) * len(chunks) + 4 * workers
+            if last is not None:
+                end = min(end, math.ceil(last / plan.chunk_size))
+            chunks = list(range(chunks[0], end))
+        if not chunks:
             return
-        logger.info("Ray: %d chunks (%d…%d) on %d workers%s", len(window), window[0], window[-1], workers,
+        logger.info("Ray: chunks %d…%d on %d workers%s", chunks[0], chunks[-1], workers,
                     " with a GPU each" if gpus else "")
-        ds = ray.data.from_items([{"chunk": k} for k in window], override_num_blocks=min(len(window), 4 * workers))
+        ds = ray.data.from_items([{"chunk": k} for k in chunks],
+                                 override_num_blocks=max(1, min(len(chunks), 4 * workers)))
         ds = ds.map_batches(ChunkWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
                             num_gpus=gpus, fn_constructor_kwargs={"request": plan.request, "revision": plan.revision,
                                                                   "models_file": models_file, "device": device,
                                                                   "runtime": runtime})
-        current: list[Candidate] = []
-        current_chunk = -1
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            for chunk, png, meta in zip(batch["chunk"], batch["png"], batch["meta"]):
-                if int(chunk) != current_chunk and current:
-                    yield current
-                    current = []
-                current_chunk = int(chunk)
-                current.append(Candidate.from_row(json.loads(meta), bytes(png)))
-            if writer.complete:
-                break
-        if current:
-            yield current
-        start = window[-1] + 1
+        yield from _in_order(ds, writer)
+        start = chunks[-1] + 1
+
+
+def _in_order(ds: Any, writer: DatasetWriter) -> Iterator[list[Candidate]]:
+    """The dataset's candidates grouped by chunk, until the writer is full (the rest is abandoned)."""
+    current: list[Candidate] = []
+    current_chunk = -1
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        for chunk, png, meta in zip(batch["chunk"], batch["png"], batch["meta"]):
+            if int(chunk) != current_chunk and current:
+                yield current
+                current = []
+                if writer.complete:
+                    return
+            current_chunk = int(chunk)
+            current.append(Candidate.from_row(json.loads(meta), bytes(png)))
+    if current:
+        yield current
