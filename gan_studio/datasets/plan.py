@@ -140,6 +140,7 @@ class Plan:
     files: list[str] = field(default_factory=list)          # input files, relative, sorted
     training_set: str | None = None                          # what the model was trained on, when known
     evaluator: str | None = None                             # the classifier for --min-confidence
+    runtime: dict[str, Any] = field(default_factory=dict)   # the runtime options asked for (precision, …)
 
     @property
     def chunk_size(self) -> int:
@@ -162,6 +163,7 @@ class Plan:
         out = self.request.arguments()
         out["model_id"] = self.model_id
         out["revision"] = self.revision
+        out["runtime"] = self.runtime  # another precision or memory format gives other bytes
         if self.mode == "input":
             out["input_files_sha256"] = hashlib.sha256("\n".join(self.files).encode("utf-8")).hexdigest()
         return out
@@ -246,7 +248,8 @@ def make_plan(studio: Studio, request: DatasetRequest) -> Plan:
     loaded = studio.load(spec.id, request.direction if spec.variants else None)
     plan = Plan(request=request, model_id=spec.id, revision=loaded.revision, task=spec.task,
                 architecture=loaded.architecture, license=spec.license, description=spec.description,
-                total=0, mode="input" if request.input_dir is not None else "generate")
+                total=0, mode="input" if request.input_dir is not None else "generate",
+                runtime={"precision": studio.runtime.precision, "channels_last": studio.runtime.channels_last})
     if plan.mode == "input":
         if spec.task in GENERATION_TASKS:
             raise UserInputError(f"model {spec.id!r} is a {spec.task.value} model; --input needs a translation, "
