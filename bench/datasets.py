@@ -1,13 +1,13 @@
 """Dataset throughput and memory: ``python -m gan_studio dataset`` into Parquet, locally and on Ray.
 
-    python -m bench.datasets [--n 2000] [--no-ray] [--memory 1000 10000 100000] [--out bench/results/datasets.json]
+    python -m bench.datasets [--n 1000] [--no-ray] [--memory 1000 10000 100000] [--out bench/results/datasets.json]
 
 * **images/s** for two generators: DCGAN-64 (the PyTorch tutorial's 64×64 RGB network, random weights,
   written as a studio model folder) and the embedded digits cGAN (32×32), into Parquet: locally (one
   process, ``--threads`` torch threads), and on a local Ray instance with 1 and 2 workers (Ray Data
-  actors, one CPU each). Each figure is end to end (``write_dataset`` from call to return: model
-  load, Ray actor start-up, writing), next to the steady rate once the first shard is written
-  (start-up excluded), and the Ray start-up (``ray.init``) on its own.
+  actors, one CPU each). End to end (``write_dataset`` from call to return: model load, Ray actor
+  start-up, writing) at N and 3N images, and the marginal rate between the two (the steady throughput,
+  fixed costs cancelled); the Ray start-up (``ray.init``) on its own.
 * **the writer's ceiling**: the driver alone taking finished candidates (PNGs made beforehand) into
   Parquet shards: the most images/s any number of Ray workers can deliver through one driver.
 * **peak memory** (peak resident set, ``VmHWM``, of a fresh process) of a local digits-cGAN Parquet run
@@ -52,27 +52,20 @@ def dcgan64_models_file(root: Path) -> str:
 
 
 def run_once(model: str, n: int, out: Path, models_file: str | None, ray_workers: int | None,
-             threads: int) -> dict[str, Any]:
-    """One ``write_dataset`` into Parquet; end-to-end and steady images/s."""
+             threads: int) -> float:
+    """Seconds of one ``write_dataset`` of ``n`` images into Parquet, from call to return."""
     from gan_studio.datasets import DatasetRequest, write_dataset
 
-    request = DatasetRequest(model, n=n, format="parquet", shard_size=max(1, n // 8))
-    marks: list[tuple[float, int]] = []
+    request = DatasetRequest(model, n=n, format="parquet", shard_size=500)
     t0 = time.perf_counter()
-    write_dataset(request, out, progress=lambda done, total: marks.append((time.perf_counter(), done)),
-                  ray_address="local" if ray_workers else None, ray_workers=ray_workers, device="cpu",
-                  models_file=models_file, runtime={"threads": threads})
-    seconds = time.perf_counter() - t0
-    after_first = [(t, d) for t, d in marks if d > 0]
-    steady = None
-    if len(after_first) >= 2 and after_first[-1][1] > after_first[0][1]:
-        (ta, da), (tb, db) = after_first[0], after_first[-1]
-        steady = (db - da) / max(tb - ta, 1e-9)
-    return {"model": model, "n": n, "workers": ray_workers or 0, "seconds": round(seconds, 2),
-            "images_per_s": round(n / seconds, 1), "steady_images_per_s": None if steady is None else round(steady, 1)}
+    write_dataset(request, out, ray_address="local" if ray_workers else None, ray_workers=ray_workers,
+                  device="cpu", models_file=models_file, runtime={"threads": threads})
+    return time.perf_counter() - t0
 
 
 def throughput(n: int, use_ray: bool, threads: int) -> list[dict[str, Any]]:
+    """End-to-end images/s at ``n`` and ``3n`` images, and the marginal rate between them
+    ((3n - n) / (t(3n) - t(n))): the steady throughput, fixed costs (model load, actor start-up) cancelled."""
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
@@ -89,12 +82,16 @@ def throughput(n: int, use_ray: bool, threads: int) -> list[dict[str, Any]]:
             for model in ("bench-dcgan64", "digits-cgan"):
                 rows.append(writer_ceiling(model, n, models_file, tmp / f"{model}-writer"))
                 for workers in (None, 1, 2) if use_ray else (None,):
-                    out = tmp / f"{model}-{workers or 0}"
-                    row = run_once(model, n, out, models_file, workers, threads)
+                    small = run_once(model, n, tmp / f"{model}-{workers}-s", models_file, workers, threads)
+                    large = run_once(model, 3 * n, tmp / f"{model}-{workers}-l", models_file, workers, threads)
+                    row = {"model": model, "workers": workers or 0, "n": [n, 3 * n],
+                           "seconds": [round(small, 2), round(large, 2)],
+                           "images_per_s_end_to_end": [round(n / small, 1), round(3 * n / large, 1)],
+                           "images_per_s_marginal": round(2 * n / max(large - small, 1e-9), 1)}
                     rows.append(row)
                     where = f"Ray, {workers} worker(s)" if workers else f"local ({threads} thread(s))"
-                    print(f"{model:14s} {where:22s} {row['images_per_s']:8.1f} images/s end to end, "
-                          f"{row['steady_images_per_s']} steady ({n} images, {row['seconds']} s)", flush=True)
+                    print(f"{model:14s} {where:22s} {row['images_per_s_marginal']:8.1f} images/s marginal; end to "
+                          f"end {row['images_per_s_end_to_end']} at N={row['n']} ({row['seconds']} s)", flush=True)
         finally:
             if ray is not None:
                 ray.shutdown()
@@ -152,7 +149,8 @@ def memory(ns: list[int]) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=2000, help="images per throughput run (default 2000)")
+    parser.add_argument("--n", type=int, default=1000, help="images of the smaller throughput run; the larger "
+                        "makes 3N (default 1000)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the local run (default 1)")
     parser.add_argument("--no-ray", action="store_true", help="local runs only")
     parser.add_argument("--no-throughput", action="store_true", help="skip the images/s runs")

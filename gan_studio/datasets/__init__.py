@@ -21,6 +21,8 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .plan import FORMATS, Candidate, DatasetRequest, Plan, list_input_files, make_plan, produce_chunk
@@ -77,6 +79,10 @@ def write_dataset(request: DatasetRequest, out: str | os.PathLike[str], *, studi
     """
     from ..studio import Studio
 
+    if request.input_dir is not None:  # absolute, so that Ray workers (another working directory) find it
+        request = replace(request, input_dir=str(Path(request.input_dir).resolve()))
+    if models_file is not None:
+        models_file = str(Path(models_file).resolve())
     engine = studio if studio is not None else Studio(models_file=models_file, device=device, batching=False,
                                                         **(runtime or {}))
     plan = make_plan(engine, request)

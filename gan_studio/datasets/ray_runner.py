@@ -148,8 +148,8 @@ def ray_chunks(plan: Plan, writer: DatasetWriter, *, address: str | None, worker
             return
         logger.info("Ray: chunks %d…%d on %d workers%s", chunks[0], chunks[-1], workers,
                     " with a GPU each" if gpus else "")
-        ds = ray.data.from_items([{"chunk": k} for k in chunks],
-                                 override_num_blocks=max(1, min(len(chunks), 4 * workers)))
+        # one chunk per block: a block in flight holds one forward pass of images, whatever their size
+        ds = ray.data.from_items([{"chunk": k} for k in chunks], override_num_blocks=len(chunks))
         ds = ds.map_batches(ChunkWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
                             num_gpus=gpus, fn_constructor_kwargs={"request": plan.request, "revision": plan.revision,
                                                                   "models_file": models_file, "device": device,

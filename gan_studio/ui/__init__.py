@@ -9,7 +9,7 @@ Importing this package imports gradio but loads no model; building the demo load
 >>> demo.launch(**launch_options())                                   # doctest: +SKIP
 
 Every event has an ``api_name``; the main ones are ``generate``, ``interpolate``, ``translate``,
-``colorize``, ``inspect``, ``model_card`` and ``add_model`` (see the README for gradio_client).
+``colorize``, ``inspect``, ``model_card``, ``add_model`` and ``dataset`` (see the README for gradio_client).
 """
 
 from __future__ import annotations
