@@ -410,6 +410,8 @@ def test_the_dataset_tab_returns_a_zip_and_is_capped_in_public_mode(app_env: pyt
 
     app = launch_app(tmp_path / "studio", public=True)
     try:
+        assert "/dataset" in app.client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert all(dep.get("api_name") for dep in app.demo.config["dependencies"])  # every event, this tab's too
         path, info = app.client.predict("ui-cgan", 2, True, [], "parquet", 0, None, 0, False,
                                         api_name="/dataset")
         with zipfile.ZipFile(path) as zf:
