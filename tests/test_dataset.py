@@ -165,7 +165,7 @@ def test_a_killed_process_resumes_to_the_same_files(tmp_path: Path, models_toml:
     import time
 
     args = [sys.executable, "-m", "gan_studio", "dataset", "--models", models_toml, "--model", "tiny-dcgan",
-            "--n", "600", "--shard-size", "20", "--batch-size", "4", "--format", "parquet", "--threads", "1",
+            "--n", "2000", "--shard-size", "20", "--batch-size", "4", "--format", "parquet", "--threads", "1",
             "--device", "cpu"]
     proc = subprocess.Popen([*args, "--out", str(tmp_path / "cut")], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -308,6 +308,11 @@ def test_translating_a_folder_keeps_its_structure_and_file_names(studio: Any, tm
                             tmp_path / "pq", studio=studio)
     assert parquet.total == 4
     assert [r["source"] for r in iter_records(tmp_path / "pq")] == sorted(names)
+    edited = write_dataset(DatasetRequest("tiny-stargan", input_dir=str(tmp_path / "in"), attributes=("red", "big"),
+                                          format="webdataset"), tmp_path / "wds", studio=studio)
+    records = list(iter_records(tmp_path / "wds"))
+    assert edited.total == 4 and [r["source"] for r in records] == sorted(names)
+    assert all(r["provenance"]["model"] == "tiny-stargan" and r["label"] is None for r in records)
 
 
 def _load(path: Path) -> Any:

@@ -8,8 +8,15 @@
   ``datasets.load_dataset("parquet", data_files=...)`` gives images and class labels.
 * ``webdataset``: ``data/train-<k>.tar`` with ``<key>.png``, ``<key>.json`` (the record) and
   ``<key>.cls`` (the class index) per sample, in key order: the WebDataset convention, written with
-  :mod:`tarfile` (fixed mtime, owner and mode), so neither the ``webdataset`` package nor anything else
-  is needed to write or read them. :mod:`.reader` reads all three back.
+  :mod:`tarfile` (fixed mtime, owner and mode). A WebDataset shard is nothing but a tar file whose
+  members are grouped by key, so the standard library writes it exactly and deterministically; the
+  ``webdataset`` package (a reader/loader with its own dependencies) is not needed to write or read
+  them, and any WebDataset loader reads the result. :mod:`.reader` reads all three formats back.
+
+Determinism: PNGs come from :func:`gan_studio.metadata.png_bytes` (fixed compression, sorted text
+chunks, no timestamps); Parquet is written with fixed row groups (one per shard), fixed compression per
+column, no dictionary encoding and no statistics; pyarrow writes no timestamps, but its ``created_by``
+field names its version, so the bytes are the same for the same pyarrow version.
 
 Every file is written under a ``.partial`` name and renamed into place (``os.replace``), so a shard
 is either whole or absent; the writer's manifest is updated after the rename.
