@@ -756,6 +756,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kid-subset", type=int, default=1000, help="KID subset size (default 1000, capped at the set size)")
     p.add_argument("--no-download", action="store_true", help="never download the Inception weights")
     p.set_defaults(func=cmd_evaluate)
+
+    from .datasets.command import add_dataset_parser  # synthetic datasets (gan_studio/datasets/)
+
+    add_dataset_parser(sub, _common)
     return parser
 
 

@@ -26,12 +26,13 @@ LAYERS: dict[str, int] = {
     "gan_studio.pipelines": 5,
     "gan_studio.studio": 6,
     "gan_studio.evaluation": 7, "gan_studio.compare": 7, "gan_studio.training": 7,
+    "gan_studio.datasets": 7,
     "gan_studio.cli": 8, "gan_studio.app": 8, "gan_studio.__main__": 8, "gan_studio.ui": 8,
     "gan_studio": 9,  # the package's public API (gan_studio/__init__.py) may use anything
 }
 LAYER_NAMES = ["core (errors, contract, memory, data, image_io, metadata)", "io (weights, hub, folder)",
                "architectures, convert", "registry", "models, runtime, batching", "pipelines", "studio",
-               "evaluation, compare, training", "cli, ui", "the package API"]
+               "evaluation, compare, training, datasets", "cli, ui", "the package API"]
 
 
 def module_name(path: Path) -> str:
