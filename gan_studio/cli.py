@@ -99,10 +99,10 @@ def _save(image: Any, params: dict[str, Any], path: Path, overwrite: bool) -> No
     print(path)
 
 
-def _load_input(path: str) -> Any:
+def _load_input(path: str, *, keep_alpha: bool = False) -> Any:
     from .image_io import load_image
 
-    image, notes = load_image(path)
+    image, notes = load_image(path, keep_alpha=keep_alpha)  # keep_alpha: the result gets the input's alpha
     for note in notes:
         logger.warning("%s: %s", Path(path).name, note)
     return image
@@ -199,7 +199,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         raise CliError("--tile, --overlap and --norm-stats only apply with --full-res")
     if spec.task == Task.MULTIDOMAIN and (args.full_res or args.center_crop is not None):
         raise CliError(f"--full-res and --center-crop are for translation models; {spec.id!r} is a multidomain model")
-    image = _load_input(args.input)
+    image = _load_input(args.input, keep_alpha=True)
     if spec.task == Task.MULTIDOMAIN:
         result = studio.translate_attributes(args.model, image, args.attributes or [], seed=args.seed)
     else:
@@ -221,7 +221,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
 def cmd_colorize(args: argparse.Namespace) -> int:
     out = _check_output(Path(args.output), args.overwrite)
     studio = _studio(args)
-    result = studio.colorize(args.model, _load_input(args.input), working_size=args.size)
+    size = args.size if args.render_factor is None else 16 * args.render_factor
+    result = studio.colorize(args.model, _load_input(args.input, keep_alpha=True), working_size=size,
+                             strength=args.strength)
     _save(result.image, result.params, out, args.overwrite)
     return 0
 
@@ -359,6 +361,10 @@ def reproduce_command(params: dict[str, Any]) -> str | None:
             cmd += " --center-crop" if params["center_crop"] else " --no-center-crop"
     elif task == "colorization":
         cmd = f"python -m gan_studio colorize --model {model} INPUT"
+        if params.get("working_size"):
+            cmd += f" --size {params['working_size']}"
+        if params.get("strength") is not None:
+            cmd += f" --strength {params['strength']}"
     else:
         return None
     if params.get("label") is not None:
@@ -393,9 +399,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .architectures import architecture_names, resolve_architecture, task_of_architecture
+    from .architectures import architecture_class, architecture_names, resolve_architecture, task_of_architecture
     from .convert import load_converted
-    from .weights import checkpoint_extras, extract_state_dict, load_weight_file, save_model_folder
+    from .weights import checkpoint_extras, extract_state_dict, save_model_folder
 
     src = Path(args.src)
     out = Path(args.out_dir)
@@ -416,7 +422,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise CliError("--architecture is required for this file; choose one of: "
                            + ", ".join(architecture_names()))
         architecture, kwargs = resolve_architecture(args.architecture, user_kwargs)
-        checkpoint = load_weight_file(src)
+        checkpoint = architecture_class(architecture).read_weight_file(src)
         state = extract_state_dict(checkpoint, args.key, source=src.name)
         module, kwargs = load_converted(state, architecture, kwargs, source=src.name,
                                         extras=checkpoint_extras(checkpoint, state))
@@ -484,10 +490,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate_distribution(args: argparse.Namespace) -> int:
+    """``evaluate --fid REAL FAKE`` and ``evaluate --model M --real DIR``: FID, KID, precision/recall."""
+    from .evaluation.distribution import compare_folders, compare_model
+
+    options = {"features": args.features, "kid_subset_size": args.kid_subset, "seed": args.seed,
+               "download": not args.no_download}
+    if args.fid:
+        metrics = compare_folders(args.fid[0], args.fid[1], **options)
+    else:
+        if not args.real:
+            raise CliError("--model needs --real DIR (the real images to compare with)")
+        studio = _studio(args)
+        model = args.model_id or args.model
+        spec = studio.spec(model)
+
+        def images() -> Any:
+            for start in range(0, args.n, 64):
+                for result in studio.generate(model, seed=args.seed + start, n=min(64, args.n - start)):
+                    yield result.image
+
+        metrics = {"model": spec.id, **compare_model(images(), args.real, **options)}
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        for key, value in metrics.items():
+            print(f"{key:>28}: {value}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, format_report
     from .registry import load_registry
 
+    if args.fid or args.real or args.model_id:
+        return cmd_evaluate_distribution(args)
+    if not args.model:
+        raise CliError("evaluate needs a MODEL, or --fid REAL_DIR FAKE_DIR, or --model M --real DIR")
     spec = load_registry(args.models).resolve(args.model)
     if spec.architecture == "diffusion":  # diffusers folders: the same metrics through gan_studio.compare
         from .compare import evaluate_generator
@@ -644,7 +683,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, runtime=True)
     p.add_argument("--model", default="photo-colorizer", help="colorization model (default photo-colorizer)")
     p.add_argument("input", help="input image")
-    p.add_argument("--size", type=int, help="working size for the colour prediction (default 256)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", type=int, help="working size for the colour prediction (default: the model's, "
+                      "e.g. 256 px short side for photo-colorizer)")
+    size.add_argument("--render-factor", type=int, metavar="N",
+                      help="working size as DeOldify's render_factor: a square of 16×N px (DeOldify's default 35)")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="colour strength: 0 = greyscale, 1 = the model's colours (default), >1 more saturated (max 3)")
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_colorize)
@@ -776,13 +821,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     p.set_defaults(func=cmd_playground)
 
-    p = sub.add_parser("evaluate", help="score a model with the evaluation module")
-    _common(p)
-    p.add_argument("model", help="registry id or local model folder")
+    p = sub.add_parser("evaluate", help="score a model with the evaluation module, or compare image sets "
+                       "(FID, KID, precision/recall)",
+                       description="evaluate MODEL: the model's evaluation protocol and bars (its card's numbers). "
+                       "evaluate --fid REAL_DIR FAKE_DIR, or --model M -n N --real DIR: FID and KID (torchmetrics), "
+                       "precision/recall and density/coverage on the FID Inception features (downloaded once) or, "
+                       "with --features digits, the studio's digit evaluator (not comparable with published FIDs).")
+    _common(p, runtime=True)
+    p.add_argument("model", nargs="?", help="registry id or local model folder (its evaluation protocol)")
     p.add_argument("-n", type=int, default=1000, help="samples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--fid", nargs=2, metavar=("REAL_DIR", "FAKE_DIR"), help="compare two image folders")
+    p.add_argument("--model", dest="model_id", metavar="M", help="generate -n images with M and compare them with --real")
+    p.add_argument("--real", metavar="DIR", help="folder of real images for --model")
+    p.add_argument("--features", choices=("inception", "digits"), default="inception",
+                   help="feature network (default inception: the standard FID Inception-v3, weights downloaded once)")
+    p.add_argument("--kid-subset", type=int, default=1000, help="KID subset size (default 1000, capped at the set size)")
+    p.add_argument("--no-download", action="store_true", help="never download the Inception weights")
     p.set_defaults(func=cmd_evaluate)
+
+    from .datasets.command import add_dataset_parser  # synthetic datasets (gan_studio/datasets/)
+
+    add_dataset_parser(sub, _common)
     return parser
 
 

@@ -17,6 +17,8 @@ from enum import StrEnum
 from .errors import CatalogueError
 
 __all__ = [
+    "COLOUR_INPUTS",
+    "COLOUR_OUTPUTS",
     "DEFAULT_WORKING_SIZE",
     "GENERATION_TASKS",
     "IMAGE_TASKS",
@@ -27,6 +29,11 @@ __all__ = [
 ]
 
 TRUNCATION_KINDS = (None, "trick", "input", "w")
+# What a colorizer reads ("l": L*/50 - 1, one channel; "grey_rgb": the luminance drawn as a grey sRGB
+# image in [0, 1]; "grey_rgb_imagenet": the same, ImageNet-normalised) and returns ("ab": (a*, b*) /
+# ab_scale; "rgb_imagenet": an ImageNet-normalised RGB image whose chroma is kept).
+COLOUR_INPUTS = ("l", "grey_rgb", "grey_rgb_imagenet")
+COLOUR_OUTPUTS = ("ab", "rgb_imagenet")
 DEFAULT_WORKING_SIZE = 256  # short side an image model works at when neither call nor model says
 
 
@@ -93,6 +100,11 @@ class Contract:
     in_channels: int = 0  # image channels the model reads (0: no image input)
     condition_dim: int = 0  # length of the target vector c of G(x, c) (StarGAN's c_dim)
     size_multiple: int = 1  # input sides must be a multiple of this
+    square_input: bool = False  # resized to a square of the working size (DeOldify, DDColor), not keeping the aspect
+    # --- colorizers (task colorization): the pipeline converts to and from these ---
+    colour_input: str = "l"  # one of COLOUR_INPUTS
+    colour_output: str = "ab"  # one of COLOUR_OUTPUTS
+    ab_scale: float = 110.0  # "ab" output: a*, b* = output × ab_scale
     # --- all ---
     out_channels: int = 3  # channels of the output (2 for a colorizer's ab)
     native_size: int = 0  # the resolution it was made for (0: any)
@@ -105,6 +117,10 @@ class Contract:
     def __post_init__(self) -> None:
         if self.truncation not in TRUNCATION_KINDS:
             raise ValueError(f"truncation must be one of {TRUNCATION_KINDS}, got {self.truncation!r}")
+        if self.colour_input not in COLOUR_INPUTS:
+            raise ValueError(f"colour_input must be one of {COLOUR_INPUTS}, got {self.colour_input!r}")
+        if self.colour_output not in COLOUR_OUTPUTS:
+            raise ValueError(f"colour_output must be one of {COLOUR_OUTPUTS}, got {self.colour_output!r}")
         if self.size_multiple < 1:
             raise ValueError(f"size_multiple must be >= 1, got {self.size_multiple}")
 

@@ -362,6 +362,27 @@ def upload_folder(
     return str(getattr(info, "commit_url", info))
 
 
+def is_reachable(repo_id: str, *, revision: str | None = None, endpoint: str | None = None,
+                 offline: bool | None = None) -> bool:
+    """Whether the Hub answers for ``repo_id`` now (one request, the short timeout, no retries);
+    False in offline mode or on any error. For choosing defaults, never for loading."""
+    s = _settings(endpoint, None, offline)
+    if s.offline:
+        return False
+    try:
+        _check_repo_id(repo_id)
+        _model_info(repo_id, revision or "main", s)
+    except Exception:  # noqa: BLE001 - unreachable, missing, gated: all mean "not now"
+        return False
+    return True
+
+
+def is_cached(repo_id: str, *, revision: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether a snapshot of ``repo_id`` at ``revision`` (default ``main``) is in the Hub cache."""
+    s = _settings(None, cache_dir, None)
+    return _cached_snapshot_files(repo_id, revision or "main", s) is not None
+
+
 def resolved_revision(path: str | os.PathLike[str]) -> str | None:
     """The commit sha of a file or folder inside the Hub cache (``…/models--a--b/snapshots/<sha>/…``).
 

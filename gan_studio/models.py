@@ -161,7 +161,7 @@ def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Genera
     from .architectures import architecture_class, resolve_architecture
     from .convert import from_network_pickle, load_converted
     from .folder import read_model_folder
-    from .weights import checkpoint_extras, extract_state_dict, load_weight_file
+    from .weights import checkpoint_extras, extract_state_dict
 
     source = spec.source_for(variant)
     if architecture_class(spec.architecture).own_folder_format:
@@ -182,7 +182,7 @@ def build_generator(spec: ModelSpec, variant: str | None = None) -> tuple[Genera
             module, architecture, kwargs = from_network_pickle(weights, network=source.key or "G_ema")
         else:
             architecture, kwargs = resolve_architecture(architecture, kwargs)
-            checkpoint = load_weight_file(weights)
+            checkpoint = architecture_class(architecture).read_weight_file(weights)
             state = extract_state_dict(checkpoint, source.key, source=weights.name)
             module, kwargs = load_converted(state, architecture, kwargs, source=f"{spec.id} ({weights.name})",
                                             extras=checkpoint_extras(checkpoint, state))

@@ -76,6 +76,9 @@ class ModelSpec:
     description: str = ""
     card: str | None = None  # path to the model card (README.md), if local
     builtin: bool = False  # from the built-in catalogue
+    # device types ("cpu", "cuda", "mps") on which this Hub model is its job's default when the Hub
+    # is reachable (e.g. DDColor-T on a CPU, DDColor-L on a GPU); the embedded model otherwise
+    online_default: tuple[str, ...] = ()
 
     @property
     def default_variant(self) -> str | None:
@@ -150,6 +153,7 @@ def _as_tuple_of_str(value: Any, *, where: str, name: str) -> tuple[str, ...]:
 ENTRY_KEYS = {
     "id", "task", "architecture", "kwargs", "path", "hub", "revision", "files", "subfolder", "key",
     "image_size", "channels", "labels", "exclusive", "variants", "preprocess", "license", "description",
+    "online_default",
 }
 VARIANT_KEYS = {"path", "hub", "revision", "files", "subfolder", "key", "label"}
 
@@ -255,7 +259,20 @@ def spec_from_entry(entry: dict[str, Any], *, base: Path, origin: str, builtin: 
         description=str(entry.get("description", meta.get("description", ""))),
         card=card,
         builtin=builtin,
+        online_default=_online_default(entry.get("online_default"), where=where),
     )
+
+
+ONLINE_DEFAULT_DEVICES = ("cpu", "cuda", "mps")
+
+
+def _online_default(value: Any, *, where: str) -> tuple[str, ...]:
+    devices = _as_tuple_of_str(value, where=where, name="online_default")
+    stray = sorted(set(devices) - set(ONLINE_DEFAULT_DEVICES))
+    if stray:
+        raise CatalogueError(f"{where}online_default names unknown device types {stray}; "
+                             f"choose from: {', '.join(ONLINE_DEFAULT_DEVICES)}")
+    return devices
 
 
 def read_catalogue(path: str | os.PathLike[str], *, builtin: bool = False) -> list[ModelSpec]:

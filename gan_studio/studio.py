@@ -56,6 +56,7 @@ class Studio:
         self.cache = ModelCache(cache_bytes) if cache_bytes else ModelCache()
         self.batching = batching  # concurrent generate calls for one model share forward passes
         self._lock = threading.Lock()
+        self._defaults: dict[str, str | None] = {}  # job -> the model its tab starts with
 
     # ---- models -------------------------------------------------------------------------------
     def spec(self, model: str, *, architecture: str | None = None) -> ModelSpec:
@@ -172,11 +173,38 @@ class Studio:
 
         return translate_attributes(self.load(model), image, attributes, seed=seed, progress=progress)
 
-    def colorize(self, model: str, image: Any, *, working_size: int | None = None,
+    def colorize(self, model: str, image: Any, *, working_size: int | None = None, strength: float = 1.0,
                  progress: ProgressFn | None = None) -> Result:
         from .pipelines.colorization import colorize
 
-        return colorize(self.load(model), image, working_size=working_size, progress=progress)
+        return colorize(self.load(model), image, working_size=working_size, strength=strength, progress=progress)
+
+    # ---- defaults -----------------------------------------------------------------------------
+    def default_model(self, job: str, choices: Sequence[str] | None = None) -> str | None:
+        """The model a tab of ``job`` starts with: a Hub model whose catalogue entry names this device
+        type in ``online_default`` (DDColor-T on a CPU, DDColor-L on a GPU) when it is cached or the
+        Hub answers now; else the first of ``choices`` (the job's models, embedded ones first).
+
+        The Hub check is one short request, made once per job and Studio."""
+        from .contract import JOBS
+        from .hub import is_cached, is_reachable
+
+        ids = list(choices) if choices is not None else [s.id for s in self.registry if s.task in JOBS[job]]
+        if job in self._defaults:
+            found = self._defaults[job]
+            return found if found in ids else (ids[0] if ids else None)
+        device_type = self.device.type
+        chosen = ids[0] if ids else None
+        for model_id in ids:
+            spec = self.registry.get(model_id)
+            if device_type not in spec.online_default or spec.source.repo_id is None:
+                continue
+            repo, revision = spec.source.repo_id, spec.source.revision
+            if is_cached(repo, revision=revision) or is_reachable(repo, revision=revision):
+                chosen = model_id
+            break
+        self._defaults[job] = chosen
+        return chosen
 
     # ---- warm-up ------------------------------------------------------------------------------
     def default_models(self) -> list[str]:

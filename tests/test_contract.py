@@ -36,6 +36,8 @@ SMALL: dict[str, dict[str, object]] = {
                   "fmaps_base": 64, "fmaps_max": 8},
     "pggan": {"resolution": 16, "z_space_dim": 8, "fmaps_base": 64, "fmaps_max": 8},
     "fastgan": {"nz": 8, "ngf": 4, "im_size": 256},
+    "ddcolor": {"encoder_name": "convnext-t", "input_size": [32, 32], "num_queries": 4, "dec_layers": 1},
+    "deoldify": {"encoder": "resnet18", "nf_factor": 0.25},  # the smallest ResNet body: 88 MB
 }
 
 

@@ -105,3 +105,22 @@ def test_the_perceptual_network_downloads_and_loads_strictly() -> None:
     x = torch.rand(1, 3, 64, 64) * 2 - 1
     assert float(perceptual_distance(vgg, x, x)) < 1e-6
     assert float(perceptual_distance(vgg, x, torch.rand(1, 3, 64, 64) * 2 - 1)) > 0.1
+
+
+@pytest.mark.parametrize("model_id", ["spensercai/DeOldify:artistic", "spensercai/DeOldify:stable"])
+def test_deoldify_files_name_only_allow_listed_globals_and_colour_a_photo(studio, photo, model_id):
+    """The real fastai pickles: every global they name is on gan_studio.fastai_pickle's allow-list, they
+    hold fastai's {'model', 'opt'} (or a bare state dict), and the colorized photo has colour."""
+    from skimage.color import rgb2lab
+
+    from gan_studio import hub
+    from gan_studio.fastai_pickle import ALLOWED_GLOBALS, load_fastai_checkpoint, scan_globals
+
+    source = studio.registry.get(model_id).source
+    path = hub.download_file(source.repo_id, source.files[0], revision=source.revision)
+    assert scan_globals(path) <= ALLOWED_GLOBALS
+    checkpoint = load_fastai_checkpoint(path)
+    assert set(checkpoint) == {"model", "opt"} or all(isinstance(k, str) for k in checkpoint)
+    result = studio.colorize(model_id, photo.convert("L"), working_size=16 * 21)
+    lab = rgb2lab(_check_image(result.image, photo.size) / 255.0)
+    assert np.hypot(lab[..., 1], lab[..., 2]).mean() > 3.0  # not grey

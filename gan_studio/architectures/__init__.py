@@ -23,6 +23,8 @@ from .biggan import BigGANDeepGenerator
 from .colorization import ColorizationUNet
 from .conditional import ConditionalDCGANGenerator
 from .dcgan import DCGANGenerator
+from .ddcolor import DDColorGenerator
+from .deoldify import DeOldifyUnet
 from .diffusion import DiffusionGenerator
 from .fastgan import FastGANGenerator
 from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
@@ -42,6 +44,8 @@ __all__ = [
     "ColorizationUNet",
     "ConditionalDCGANGenerator",
     "DCGANGenerator",
+    "DDColorGenerator",
+    "DeOldifyUnet",
     "DiffusionGenerator",
     "FastGANGenerator",
     "Generator",
@@ -83,6 +87,8 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         PGGANGenerator,  # genforce models/pggan_generator.py (huggan/pggan-celebahq-1024)
         StyleGANv1Generator,  # genforce models/stylegan_generator.py (huggan/stylegan_animeface512)
         StyleGAN3Generator,  # NVIDIA stylegan3 networks_stylegan3 layout (-T, -R)
+        DDColorGenerator,  # piddnad/DDColor (ConvNeXt + pixel decoder + colour-query decoder), its own Hub folders
+        DeOldifyUnet,  # DeOldify's fastai DynamicUnetDeep / DynamicUnetWide (jantic/DeOldify)
     )
 }
 

@@ -128,6 +128,15 @@ class Generator(nn.Module):
         return dict(init_kwargs)
 
     @classmethod
+    def read_weight_file(cls, path: str | os.PathLike[str]) -> Any:
+        """What a weight file of this architecture's published layout holds, read without running code
+        (:func:`gan_studio.weights.load_weight_file`; an architecture whose files need another allow-list,
+        such as DeOldify's fastai pickles, overrides this)."""
+        from ..weights import load_weight_file
+
+        return load_weight_file(path)
+
+    @classmethod
     def complete_meta(cls, config: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
         """The studio metadata (task, labels, image size, channels …) of a folder of this architecture,
         completed from its config where the ``_gan_studio`` block leaves something out."""

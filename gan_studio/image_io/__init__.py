@@ -6,10 +6,13 @@ Nothing else in the code base converts images by hand; pipelines, the UI and the
 * :mod:`~gan_studio.image_io.decode`: :func:`load_image` decodes untrusted files (format
   allow-list, pixel cap read from the header before any pixel is decoded, every failure an
   :class:`~gan_studio.errors.ImageInputError` naming the file) into 8-bit RGB with notes on what
-  was done; :func:`ensure_rgb` converts any Pillow mode.
+  was done (``keep_alpha=True`` keeps transparency as ``RGBA``); :func:`ensure_rgb` converts any
+  Pillow mode; :func:`split_alpha` / :func:`join_alpha` take an image's alpha off before a model
+  runs (compositing onto white) and put it back on the output (:func:`transparency` reads it).
 * :mod:`~gan_studio.image_io.tensors`: ``float32`` tensors ``(N, C, H, W)`` in ``[-1, 1]``
   (:func:`pil_to_tensor`, :func:`tensor_to_pil`).
-* :mod:`~gan_studio.image_io.sizing`: :func:`working_size`, :func:`resize`, :func:`center_crop`.
+* :mod:`~gan_studio.image_io.sizing`: :func:`working_size`, :func:`resize`, :func:`center_crop`
+  (and the box it cuts, :func:`center_crop_box`).
 * :mod:`~gan_studio.image_io.lab`: CIE Lab (sRGB, D65, 2° observer, the same formulas as
   ``skimage.color.rgb2lab``/``lab2rgb``) with ``L/50 - 1`` and ``ab/110`` scaling.
 * :mod:`~gan_studio.image_io.grids`: :func:`make_grid`, GIFs (:func:`gif_bytes`, :func:`save_gif`,
@@ -21,7 +24,7 @@ PIL and numpy.
 
 from __future__ import annotations
 
-from .decode import ALLOWED_FORMATS, DEFAULT_MAX_PIXELS, ensure_rgb, load_image
+from .decode import ALLOWED_FORMATS, DEFAULT_MAX_PIXELS, ensure_rgb, join_alpha, load_image, split_alpha, transparency
 from .grids import frames_to_gif, gif_bytes, make_grid, save_gif
 from .lab import (
     LAB_BAND_ROWS,
@@ -34,7 +37,7 @@ from .lab import (
     rgb_to_lab,
     split_luminance,
 )
-from .sizing import center_crop, resize, working_size
+from .sizing import center_crop, center_crop_box, resize, working_size
 from .tensors import pil_to_tensor, tensor_to_pil
 
 __all__ = [
@@ -42,11 +45,13 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "LAB_BAND_ROWS",
     "center_crop",
+    "center_crop_box",
     "denormalize_ab",
     "denormalize_l",
     "ensure_rgb",
     "frames_to_gif",
     "gif_bytes",
+    "join_alpha",
     "lab_to_rgb",
     "load_image",
     "make_grid",
@@ -57,7 +62,9 @@ __all__ = [
     "resize",
     "rgb_to_lab",
     "save_gif",
+    "split_alpha",
     "split_luminance",
     "tensor_to_pil",
+    "transparency",
     "working_size",
 ]

@@ -5,9 +5,15 @@ The pixel count is read from the header and checked against ``max_pixels`` *befo
 data is decoded, so a 20 KB PNG that claims 13000×13000 pixels is refused in milliseconds.
 Every failure (truncated, empty, unknown format, corrupt, too large) becomes
 :class:`~gan_studio.errors.ImageInputError` with a message that names the file.
-The result is always an 8-bit RGB image plus a list of human-readable notes about what was done
+The result is an 8-bit RGB image plus a list of human-readable notes about what was done
 to it (first frame of an animation, transparency composited, 16-bit scaled, CMYK converted,
-EXIF orientation applied).
+EXIF orientation applied); with ``keep_alpha=True`` an image with transparency comes back as
+``RGBA`` instead, for the image tasks that give their result the input's alpha.
+
+Transparency for the image tasks is split off and put back here too: :func:`split_alpha` gives the
+model its input composited onto white (exactly what :func:`ensure_rgb` gives) and the alpha
+channel; :func:`join_alpha` attaches that alpha to the output, with fully transparent pixels set to
+the same white, so their colour is defined rather than whatever the model produced there.
 """
 
 from __future__ import annotations
@@ -28,7 +34,17 @@ from ..errors import ImageInputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ALLOWED_FORMATS", "DEFAULT_MAX_PIXELS", "WHITE", "check_background", "ensure_rgb", "load_image"]
+__all__ = [
+    "ALLOWED_FORMATS",
+    "DEFAULT_MAX_PIXELS",
+    "WHITE",
+    "check_background",
+    "ensure_rgb",
+    "join_alpha",
+    "load_image",
+    "split_alpha",
+    "transparency",
+]
 
 #: The only decoders :func:`load_image` enables.
 ALLOWED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF")
@@ -128,6 +144,7 @@ def load_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     background: tuple[int, int, int] = WHITE,
     name: str | None = None,
+    keep_alpha: bool = False,
 ) -> tuple[Image.Image, list[str]]:
     """Decode an untrusted image into an 8-bit RGB ``PIL.Image`` and notes on what was done.
 
@@ -138,6 +155,12 @@ def load_image(
     CMYK is converted; the EXIF orientation is applied. ``name`` is the file name used in notes
     and messages (defaults to the path's basename, or "uploaded image" for bytes).
 
+    ``keep_alpha=True``: an image with transparency (``RGBA``, ``LA``, ``PA``, ``P`` with a
+    transparent colour or an RGBA palette) that has at least one pixel that is not fully opaque
+    comes back as 8-bit ``RGBA`` instead of being composited (``background`` is then not used);
+    the image tasks split the alpha off with :func:`split_alpha` and give it back to their output.
+    A fully opaque alpha channel carries nothing and is dropped as usual.
+
     Returns ``(image, notes)``; the image is detached from the file and carries no metadata.
     Raises :class:`ImageInputError` for anything that is not a usable image.
     """
@@ -146,7 +169,7 @@ def load_image(
     background = check_background(background)
     fp, display, owned = _open_source(source, name)
     try:
-        return _decode(fp, display, max_pixels, background, owned)
+        return _decode(fp, display, max_pixels, background, owned, keep_alpha)
     finally:
         if owned:
             fp.close()
@@ -164,7 +187,7 @@ def check_background(background: Sequence[int]) -> tuple[int, int, int]:
 
 
 def _decode(
-    fp: BinaryIO, display: str, max_pixels: int, background: tuple[int, int, int], owned: bool
+    fp: BinaryIO, display: str, max_pixels: int, background: tuple[int, int, int], owned: bool, keep_alpha: bool
 ) -> tuple[Image.Image, list[str]]:
     start = fp.tell()
     head = fp.read(512)
@@ -198,7 +221,7 @@ def _decode(
                 f"allowed formats: {_ALLOWED_TEXT}"
             ) from None
         try:
-            return _finish(im, display, max_pixels, background)
+            return _finish(im, display, max_pixels, background, keep_alpha)
         finally:
             if owned:  # ImageFile.close() also closes the file object: never a caller's
                 im.close()
@@ -217,7 +240,8 @@ def _too_large_message(display: str, pillow_message: str, max_pixels: int) -> st
     )
 
 
-def _finish(im: Image.Image, display: str, max_pixels: int, background: tuple[int, int, int]) -> tuple[Image.Image, list[str]]:
+def _finish(im: Image.Image, display: str, max_pixels: int, background: tuple[int, int, int],
+            keep_alpha: bool = False) -> tuple[Image.Image, list[str]]:
     fmt = im.format or "image"
     width, height = im.size
     if width < 1 or height < 1:
@@ -249,8 +273,13 @@ def _finish(im: Image.Image, display: str, max_pixels: int, background: tuple[in
         ) from None
 
     oriented = _apply_exif_orientation(im, display, notes)
-    rgb, mode_notes = ensure_rgb(oriented, background=background)
-    notes.extend(mode_notes)
+    rgba = _transparent_rgba(oriented) if keep_alpha else None
+    if rgba is not None:
+        rgb: Image.Image = rgba
+        notes.append("transparency kept: the result gets this image's alpha channel")
+    else:
+        rgb, mode_notes = ensure_rgb(oriented, background=background)
+        notes.extend(mode_notes)
     if rgb is im:
         rgb = im.copy()
     rgb.info = {}
@@ -313,26 +342,110 @@ def ensure_rgb(
         gray, note = _float_to_l(img)
         notes.append(note)
         return gray.convert("RGB"), notes
-    has_alpha = "A" in mode or "a" in mode or (mode == "P" and "transparency" in img.info)
-    if mode == "P" and not has_alpha and not (img.palette is not None and img.palette.mode == "RGBA"):
+    if mode == "P" and not _can_carry_alpha(img):
         return img.convert("RGB"), notes
-    if has_alpha or mode == "P":
-        try:
-            rgba = img.convert("RGBA")
-        except ValueError as exc:
-            raise ImageInputError(f"cannot convert image mode {mode!r} to RGB ({exc})") from None
+    if _can_carry_alpha(img):
+        rgba = _to_rgba(img)
         alpha = rgba.getchannel("A")
         if alpha.getextrema()[0] == 255:  # fully opaque: nothing to composite
             return rgba.convert("RGB"), notes
-        out = Image.new("RGB", rgba.size, background)
-        out.paste(rgba.convert("RGB"), (0, 0), alpha)
-        where = "white" if background == WHITE else f"RGB{background}"
-        notes.append(f"transparency composited onto {where}")
-        return out, notes
+        notes.append(f"transparency composited onto {_background_text(background)}")
+        return _composite(rgba, alpha, background), notes
     try:
         return img.convert("RGB"), notes
     except ValueError as exc:
         raise ImageInputError(f"cannot convert image mode {mode!r} to RGB ({exc})") from None
+
+
+def _can_carry_alpha(img: Image.Image) -> bool:
+    """Whether ``img``'s mode holds transparency: an alpha band, or a palette with a transparent
+    colour or RGBA entries."""
+    mode = img.mode
+    if "A" in mode or "a" in mode or (mode == "P" and "transparency" in img.info):
+        return True
+    return mode == "P" and img.palette is not None and img.palette.mode == "RGBA"
+
+
+def _to_rgba(img: Image.Image) -> Image.Image:
+    try:
+        return img.convert("RGBA")
+    except ValueError as exc:
+        raise ImageInputError(f"cannot convert image mode {img.mode!r} to RGB ({exc})") from None
+
+
+def _transparent_rgba(img: Image.Image) -> Image.Image | None:
+    """``img`` as ``RGBA`` if it has at least one pixel that is not fully opaque, else ``None``."""
+    if not _can_carry_alpha(img):
+        return None
+    rgba = img if img.mode == "RGBA" else _to_rgba(img)
+    lowest = rgba.getchannel("A").getextrema()[0]  # an L band: (min, max) ints
+    return rgba if isinstance(lowest, int) and lowest < 255 else None
+
+
+def _composite(rgba: Image.Image, alpha: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    out = Image.new("RGB", rgba.size, background)
+    out.paste(rgba.convert("RGB"), (0, 0), alpha)
+    return out
+
+
+def _background_text(background: tuple[int, int, int]) -> str:
+    return "white" if background == WHITE else f"RGB{background}"
+
+
+def transparency(img: Image.Image) -> Image.Image | None:
+    """The alpha channel of ``img`` (mode ``L``) if it has any pixel that is not fully opaque, else ``None``.
+
+    Modes that hold transparency: ``RGBA``, ``LA``, ``PA``, ``RGBa``, ``La``, and ``P`` with a
+    transparent colour or an RGBA palette. Every other mode (and an all-255 alpha) gives ``None``.
+    """
+    rgba = _transparent_rgba(img)
+    return None if rgba is None else rgba.getchannel("A")
+
+
+def split_alpha(
+    img: Image.Image, *, background: tuple[int, int, int] = WHITE
+) -> tuple[Image.Image, Image.Image | None]:
+    """Split ``img`` into what a model sees and its alpha: ``(image, alpha or None)``.
+
+    An image with transparency (see :func:`transparency`) gives ``(RGB composited onto
+    ``background``, alpha as mode ``L``)``; the RGB is exactly what :func:`ensure_rgb` makes of
+    ``img``. Any other image is returned as is, with ``None``, so an opaque input takes exactly
+    the path it took before.
+    """
+    background = check_background(background)
+    rgba = _transparent_rgba(img)
+    if rgba is None:
+        return img, None
+    alpha = rgba.getchannel("A")
+    return _composite(rgba, alpha, background), alpha
+
+
+def join_alpha(
+    img: Image.Image, alpha: Image.Image, *, background: tuple[int, int, int] = WHITE
+) -> Image.Image:
+    """``img`` (``RGB`` or ``L``; other modes go through :func:`ensure_rgb`) with ``alpha`` attached:
+    ``RGBA`` (``LA`` for ``L``).
+
+    ``alpha`` (mode ``L``) must have ``img``'s size. The colour under fully transparent pixels
+    (alpha 0) is set to ``background`` (default white, the colour a model saw there after
+    :func:`split_alpha`), so it is defined instead of whatever the model produced; partly
+    transparent pixels keep the model's colour (straight, not premultiplied, alpha).
+    """
+    background = check_background(background)
+    if alpha.mode != "L":
+        raise ValueError(f"alpha must be a mode 'L' image, got mode {alpha.mode!r}")
+    if alpha.size != img.size:
+        raise ValueError(f"alpha is {alpha.size[0]}×{alpha.size[1]} but the image is {img.size[0]}×{img.size[1]}; "
+                         f"resize the alpha first")
+    if img.mode not in ("RGB", "L"):
+        img = ensure_rgb(img)[0]
+    clear = alpha.point(lambda v: 255 if v == 0 else 0)  # where the colour is replaced
+    fill = background if img.mode == "RGB" else round(0.299 * background[0] + 0.587 * background[1]
+                                                        + 0.114 * background[2])
+    clean = img.copy()
+    clean.paste(fill, (0, 0, *img.size), clear)
+    clean.putalpha(alpha)
+    return clean
 
 
 def _wide_gray_to_l(img: Image.Image) -> tuple[Image.Image, str]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-__all__ = ["center_crop", "resize", "working_size"]
+__all__ = ["center_crop", "center_crop_box", "resize", "working_size"]
 
 
 def _round_to_multiple(value: float, multiple: int) -> int:
@@ -64,8 +64,14 @@ def center_crop(img: Image.Image, size: int | tuple[int, int]) -> Image.Image:
     ``round((W - w) / 2)``); a crop larger than the image pads with black, as torchvision does.
     StarGAN's CelebA pre-processing is ``resize(center_crop(img, 178), 128)``.
     """
+    return img.crop(center_crop_box(img.size, size))
+
+
+def center_crop_box(image_size: tuple[int, int], size: int | tuple[int, int]) -> tuple[int, int, int, int]:
+    """The ``(left, top, right, bottom)`` box :func:`center_crop` cuts from an image of ``image_size``
+    (``(width, height)``); it reaches outside the image when the crop is larger."""
     w, h = _as_size(size, "crop size")
-    W, H = img.size
+    W, H = image_size
     left = -((w - W) // 2) if w > W else int(round((W - w) / 2.0))
     top = -((h - H) // 2) if h > H else int(round((H - h) / 2.0))
-    return img.crop((left, top, left + w, top + h))
+    return left, top, left + w, top + h

@@ -1,13 +1,14 @@
 """What every pipeline shares: results with provenance, seeded forward passes, batches that survive
-running out of memory."""
+running out of memory, and the input's transparency carried over to the output (:func:`carries_alpha`)."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from .._version import __version__
 from ..contract import DEFAULT_WORKING_SIZE
@@ -19,11 +20,28 @@ from ..registry import ModelSpec
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["OutOfMemory", "ProgressFn", "Result", "provenance", "report", "run_batches", "seeded", "working_size_for"]
+__all__ = [
+    "ALPHA_BACKGROUND",
+    "OutOfMemory",
+    "ProgressFn",
+    "Result",
+    "attach_alpha",
+    "carries_alpha",
+    "provenance",
+    "report",
+    "run_batches",
+    "seeded",
+    "working_size_for",
+]
 
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
+P = ParamSpec("P")
+
+#: What the model sees under transparent pixels: an image with alpha is composited onto this
+#: colour (white) before it runs, and fully transparent output pixels are set to it.
+ALPHA_BACKGROUND = (255, 255, 255)
 
 
 @dataclass
@@ -35,7 +53,11 @@ class Result:
     notes: list[str] = field(default_factory=list)
     # What the model was fed, as an image at the output's size (the crop, the working-size resize,
     # the luminance a colorizer sees): the "before" of a before/after view. None for generators.
+    # An input with transparency gives it the same alpha as the output (see carries_alpha).
     source: Image.Image | None = None
+    # The (left, top, right, bottom) box of the input image the output shows, when the pipeline
+    # cropped it (a centre crop); None: the whole input. Used to fit the input's alpha to the output.
+    region: tuple[int, int, int, int] | None = None
 
     def png_bytes(self) -> bytes:
         from ..metadata import png_bytes
@@ -59,6 +81,60 @@ def provenance(loaded: LoadedModel, **params: Any) -> dict[str, Any]:
     out["software"] = f"gan_studio {__version__}"
     out["ai_generated"] = True
     return out
+
+
+def attach_alpha(result: Result, alpha: Image.Image) -> Result:
+    """Give ``result`` the input's ``alpha`` (mode ``L``, the input's size): returns it with
+    ``image`` ``RGBA`` (``LA`` for one-channel outputs), ``source`` likewise, and the provenance
+    saying so.
+
+    The alpha is cut to ``result.region`` when the pipeline cropped, then resized (Lanczos, as
+    :func:`gan_studio.image_io.resize` resizes images) to the output's size where that differs.
+    Fully transparent pixels get :data:`ALPHA_BACKGROUND` (what the model saw there); see
+    :func:`gan_studio.image_io.join_alpha`.
+    """
+    from ..image_io import join_alpha, resize
+
+    cut = alpha if result.region is None else alpha.crop(result.region)
+
+    def fitted(size: tuple[int, int]) -> Image.Image:
+        return cut if cut.size == size else resize(cut, size)
+
+    result.image = join_alpha(result.image, fitted(result.image.size), background=ALPHA_BACKGROUND)
+    if result.source is not None:
+        result.source = join_alpha(result.source, fitted(result.source.size), background=ALPHA_BACKGROUND)
+    result.params["alpha"] = "carried over from the input"
+    result.params["alpha_background"] = "white"
+    result.notes.append("transparency kept: the model saw the image composited onto white; the output has the "
+                        "input's alpha")
+    return result
+
+
+def carries_alpha(
+    fn: Callable[Concatenate[LoadedModel, Any, P], Result],
+) -> Callable[Concatenate[LoadedModel, Any, P], Result]:
+    """Decorate an image pipeline ``fn(loaded, image, ...) -> Result`` so an input with transparency
+    keeps it.
+
+    The input's alpha is split off (:func:`gan_studio.image_io.split_alpha`); ``fn`` runs
+    unchanged on the image composited onto white (:data:`ALPHA_BACKGROUND`), and the alpha is put
+    back on the output by :func:`attach_alpha`. An input without transparency (any mode without an
+    alpha band, or a fully opaque one) reaches ``fn`` untouched, so its output is what it always was.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(loaded: LoadedModel, image: Any, /, *args: P.args, **kwargs: P.kwargs) -> Result:
+        from PIL import Image
+
+        from ..image_io import split_alpha
+
+        if not isinstance(image, Image.Image):
+            return fn(loaded, image, *args, **kwargs)
+        rgb, alpha = split_alpha(image, background=ALPHA_BACKGROUND)
+        result = fn(loaded, rgb, *args, **kwargs)
+        return result if alpha is None else attach_alpha(result, alpha)
+
+    return wrapper
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from ..contract import Task
 from ..errors import UserInputError, WrongTaskError
 from ..models import LoadedModel
 from ..registry import ModelSpec
-from .common import ProgressFn, Result, provenance, report, working_size_for
+from .common import ProgressFn, Result, carries_alpha, provenance, report, working_size_for
 from .translation import run_image_model
 
 
@@ -32,17 +32,23 @@ def target_vector(spec: ModelSpec, attributes: Iterable[str] | Mapping[str, bool
     return [1.0 if name in on else 0.0 for name in names]
 
 
-def preprocess(spec: ModelSpec, image: Any) -> Any:
-    """The model's own input preparation, e.g. StarGAN CelebA's centre-crop 178 then resize 128."""
-    from ..image_io import center_crop
+def preprocess_region(spec: ModelSpec, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The box :func:`preprocess` crops from an image of ``size`` (``(width, height)``), or None."""
+    from ..image_io import center_crop_box
 
     crop = spec.preprocess.get("center_crop")
-    if crop:
-        side = min(int(crop), image.width, image.height)
-        image = center_crop(image, side)
-    return image
+    if not crop:
+        return None
+    return center_crop_box(size, min(int(crop), size[0], size[1]))
 
 
+def preprocess(spec: ModelSpec, image: Any) -> Any:
+    """The model's own input preparation, e.g. StarGAN CelebA's centre-crop 178 then resize 128."""
+    region = preprocess_region(spec, image.size)
+    return image if region is None else image.crop(region)
+
+
+@carries_alpha
 def translate_attributes(
     loaded: LoadedModel,
     image: Any,
@@ -51,7 +57,9 @@ def translate_attributes(
     seed: int = 0,
     progress: ProgressFn | None = None,
 ) -> Result:
-    """Give ``image`` the target ``attributes`` (names from the model's labels)."""
+    """Give ``image`` the target ``attributes`` (names from the model's labels); an input with
+    transparency gives an ``RGBA`` result with its alpha (see
+    :func:`~gan_studio.pipelines.common.carries_alpha`)."""
     import torch
 
     from ..image_io import resize
@@ -69,4 +77,5 @@ def translate_attributes(
     chosen = [n for n, v in zip(spec.labels, vector) if v]
     params = provenance(loaded, seed=seed, attributes=chosen, input_size=list(image.size))
     out = out.convert("RGB")
-    return Result(out, params, source=prepared if prepared.size == out.size else resize(prepared, out.size))
+    return Result(out, params, source=prepared if prepared.size == out.size else resize(prepared, out.size),
+                  region=preprocess_region(spec, image.size))

@@ -1,7 +1,8 @@
 """Image-to-image translation (CycleGAN, pix2pix): ``G(x)`` with ``x`` in [-1, 1].
 
-The upload is already an RGB ``PIL.Image`` with EXIF orientation applied (``image_io.load_image``).
-It is resized so its short side is the working size (keeping the aspect ratio, sides rounded to
+The upload is a ``PIL.Image`` with EXIF orientation applied (``image_io.load_image``): RGB, or RGBA
+when it has transparency (``keep_alpha=True``). The model sees it composited onto white, and the
+output gets the input's alpha back (:func:`~gan_studio.pipelines.common.carries_alpha`). It is resized so its short side is the working size (keeping the aspect ratio, sides rounded to
 what the architecture needs), translated, and resized back to the input's size.
 
 With ``full_resolution=True`` the photo is translated at its own pixel size instead, in
@@ -24,7 +25,7 @@ from typing import Any
 from ..contract import Task
 from ..errors import WrongTaskError
 from ..models import LoadedModel
-from .common import ProgressFn, Result, provenance, report, seeded, working_size_for
+from .common import ProgressFn, Result, carries_alpha, provenance, report, seeded, working_size_for
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, translate_tiled
 
 MAX_ASPECT = 4  # the long side is at most this many times the working size
@@ -78,6 +79,7 @@ def run_tiled(
         )
 
 
+@carries_alpha
 def translate(
     loaded: LoadedModel,
     image: Any,
@@ -102,17 +104,19 @@ def translate(
     their statistics from (``"thumbnail"`` of the whole photo, or each ``"tile"``; see
     :mod:`gan_studio.pipelines.tiling`). ``center_crop`` (default: the model's
     ``center_crop_square``) first crops the largest centred square; the result is that square.
+    An input with transparency gives an ``RGBA`` result with its alpha (see
+    :func:`~gan_studio.pipelines.common.carries_alpha`).
     """
-    from ..image_io import center_crop as crop_center
-    from ..image_io import resize
+    from ..image_io import center_crop_box, resize
 
     if loaded.task != Task.TRANSLATION:
         raise WrongTaskError(f"model {loaded.spec.id!r} is a {loaded.spec.task.value} model, not a translator")
     input_size = list(image.size)
     image = image if image.mode == "RGB" else image.convert("RGB")  # no 36 MB copy of a 12 MP photo
     cropped = wants_center_crop(loaded, center_crop)
-    if cropped:
-        image = crop_center(image, min(image.size))
+    region = center_crop_box(image.size, min(image.size)) if cropped else None
+    if region is not None:
+        image = image.crop(region)
     tiled = bool(full_resolution) and min(image.size) >= MIN_SIDE
     short: int | None
     if tiled:
@@ -137,4 +141,4 @@ def translate(
                         full_resolution=True if full_resolution else None,
                         tile_size=tile_size, overlap=overlap, norm_stats=norm_stats if tiled else None)
     out = out if out.mode == "RGB" else out.convert("RGB")
-    return Result(out, params, source=image if image.size == out.size else resize(image, out.size))
+    return Result(out, params, source=image if image.size == out.size else resize(image, out.size), region=region)

@@ -9,7 +9,7 @@ Importing this package imports gradio but loads no model; building the demo load
 >>> demo.launch(**launch_options())                                   # doctest: +SKIP
 
 Every event has an ``api_name``; the main ones are ``generate``, ``interpolate``, ``translate``,
-``colorize``, ``inspect``, ``model_card`` and ``add_model`` (see the README for gradio_client).
+``colorize``, ``inspect``, ``model_card``, ``add_model`` and ``dataset`` (see the README for gradio_client).
 """
 
 from __future__ import annotations
@@ -142,6 +142,12 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                 build_compare_tab(access=access, store=store, session_models=session_models,
                                   compare=partial(compare_models, studio), max_images=8 if public else 16,
                                   max_eval_samples=200 if public else 1000)
+            with gr.Tab("Dataset", id="dataset", elem_id="tab-dataset"):  # synthetic datasets (gan_studio/datasets/)
+                from ..datasets import write_dataset
+                from .dataset import MAX_IMAGES, build_dataset_tab
+
+                build_dataset_tab(access=access, store=store, session_models=session_models,
+                                  write_dataset=write_dataset, max_images=MAX_IMAGES[public])
             with gr.Tab("Translate", id="translate", elem_id="tab-translate"):
                 tr = build_translate_tab(
                     access=access, store=store, session_models=session_models,

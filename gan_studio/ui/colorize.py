@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from ..contract import JOBS
+from ..pipelines.colorization import MAX_STRENGTH
 from ..registry import ModelSpec
 from .components import UploadImage
 from .handlers import gpu, load_with_progress, progress_fn, read_upload, user_errors
@@ -31,6 +32,7 @@ class ColorizeTab:
     model: gr.Dropdown
     info: gr.Markdown
     working_size: gr.Slider
+    strength: gr.Slider
     slider: gr.ImageSlider
     download: gr.File
 
@@ -48,31 +50,36 @@ def build_colorize_tab(
     ``colorize`` is :meth:`Studio.colorize`; ``examples`` are ``(image path, model id)`` pairs.
     """
     ids = access.ids(JOBS["colorize"])
-    first = access.studio.registry.get(ids[0]) if ids else None
+    default = access.studio.default_model("colorize", ids)  # DDColor when the Hub answers, else embedded
+    first = access.studio.registry.get(default) if default else None
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             image = UploadImage(type="filepath", image_mode=None, label="Black-and-white photo",
                                 sources=["upload", "webcam", "clipboard"], height=300, elem_id="colorize-input")
-            model = gr.Dropdown(ids, value=ids[0] if ids else None, label="Colorizer", allow_custom_value=True)
+            model = gr.Dropdown(ids, value=default, label="Colorizer", allow_custom_value=True)
             info = gr.Markdown(spec_blurb(first) if first else "", elem_classes=["model-info"])
+            strength = gr.Slider(0.0, MAX_STRENGTH, value=1.0, step=0.05, elem_id="colorize-strength",
+                                 label="Colour strength (0 = greyscale, 1 = the model's colours, >1 more saturated)")
             with gr.Accordion("Advanced", open=False):
                 working_size = gr.Slider(0, 1024, value=0, step=16,
-                                         label="Working size (short side the colour is predicted at, "
-                                               "0 = model default)")
+                                         label="Working size (side the colour is predicted at, 0 = model "
+                                               "default; DeOldify's render_factor × 16)")
             run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
         with gr.Column(scale=2, min_width=360):
             slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="colorize-slider", max_height=520)
             download = gr.File(label="Download PNG", elem_id="colorize-download")
 
     @user_errors
-    def do_colorize(image: str | None, model: str, working_size: float | None, session: list[str] | None,
-                    request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
+    def do_colorize(image: str | None, model: str, working_size: float | None, strength: float | None,
+                    session: list[str] | None, request: gr.Request,
+                    progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
         spec = access.spec(model, JOBS["colorize"], session, tab="Colorize")
-        source = read_upload(image, what="a black-and-white photo")
+        source = read_upload(image, what="a black-and-white photo", keep_alpha=True)
         working = int(working_size) if working_size and float(working_size) > 0 else None
         load_with_progress(access.studio, spec, None, progress)
-        result = colorize(spec.id, source, working_size=working, progress=progress_fn(progress, start=0.2))
+        result = colorize(spec.id, source, working_size=working, strength=1.0 if strength is None else float(strength),
+                          progress=progress_fn(progress, start=0.2))
         folder = store.call_dir(request)
         before_path = folder / "before.png"
         result.source.save(before_path, format="PNG")  # what the colorizer sees: the luminance
@@ -86,7 +93,7 @@ def build_colorize_tab(
         except Exception as exc:  # noqa: BLE001 - an unknown typed id: say so beside the picker, no toast
             return f"⚠️ {exc}"
 
-    run.click(gpu(do_colorize), [image, model, working_size, session_models], [slider, download],
+    run.click(gpu(do_colorize), [image, model, working_size, strength, session_models], [slider, download],
               api_name="colorize", concurrency_id="gpu")
     model.change(model_controls, [model, session_models], info, api_name="colorize_controls",
                  concurrency_limit=None, show_progress="hidden", api_visibility="undocumented")
@@ -95,12 +102,12 @@ def build_colorize_tab(
     if rows:
         def run_example(image: str | None, model: str, request: gr.Request,
                         progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
-            return do_colorize(image, model, 0, [], request, progress)
+            return do_colorize(image, model, 0, 1.0, [], request, progress)
 
         gr.Examples(rows, [image, model], [slider, download], fn=gpu(run_example), cache_examples=True,
                     cache_mode="lazy", api_name="colorize_example", label="Examples (click one)")
 
-    return ColorizeTab(image, model, info, working_size, slider, download)
+    return ColorizeTab(image, model, info, working_size, strength, slider, download)
 
 
 def reproduce_updates(tab: ColorizeTab, spec: ModelSpec, params: dict[str, Any]) -> dict[Any, Any]:
@@ -109,9 +116,10 @@ def reproduce_updates(tab: ColorizeTab, spec: ModelSpec, params: dict[str, Any])
         tab.model: gr.update(value=spec.id),
         tab.info: spec_blurb(spec),
         tab.working_size: gr.update(value=int(params.get("working_size") or 0)),
+        tab.strength: gr.update(value=float(params.get("strength", 1.0))),
     }
 
 
 def components(tab: ColorizeTab) -> list[Any]:
     """Every component :func:`reproduce_updates` may update."""
-    return [tab.model, tab.info, tab.working_size]
+    return [tab.model, tab.info, tab.working_size, tab.strength]

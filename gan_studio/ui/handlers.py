@@ -182,12 +182,15 @@ def load_with_progress(studio: Studio, spec: ModelSpec, variant: str | None, pro
     studio.load(spec.id, variant)
 
 
-def read_upload(path: Any, *, what: str = "an image") -> Any:
-    """Decode an uploaded file with :func:`gan_studio.image_io.load_image`; notes become info toasts."""
+def read_upload(path: Any, *, what: str = "an image", keep_alpha: bool = False) -> Any:
+    """Decode an uploaded file with :func:`gan_studio.image_io.load_image`; notes become info toasts.
+
+    ``keep_alpha=True`` (the image tasks): an upload with transparency comes back ``RGBA`` so the
+    result can carry its alpha; otherwise transparency is composited onto white."""
     from ..image_io import load_image
 
     if path in (None, ""):
         raise ImageInputError(f"no image uploaded: upload {what} first (or click one of the examples)")
-    image, notes = load_image(str(path), name=Path(str(path)).name)
+    image, notes = load_image(str(path), name=Path(str(path)).name, keep_alpha=keep_alpha)
     notify(notes)
     return image

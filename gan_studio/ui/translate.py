@@ -139,7 +139,7 @@ def build_translate_tab(
                      request: gr.Request,
                      progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
         spec = access.spec(model, JOBS["translate"], session, tab="Translate")
-        source = read_upload(image, what="a photo")
+        source = read_upload(image, what="a photo", keep_alpha=True)
         seed_int = int(seed or 0)
         if seed_int < 0:
             raise UserInputError(f"seed must be 0 or more, got {seed_int}")
