@@ -384,17 +384,51 @@ def reproduce_command(params: dict[str, Any]) -> str | None:
     return cmd + " -o OUT.png"
 
 
+def _output_suffix(params: dict[str, Any]) -> str:
+    return ".gif" if params.get("animation") else ".png"
+
+
+def chain_commands(params: dict[str, Any]) -> list[str] | None:
+    """The commands that reproduce every step of a chain, in order (step k writes ``step-k.png`` and
+    step k+1 reads it; the last writes ``OUT.png``), or None when a step has no command."""
+    from .metadata import chain_steps
+
+    steps = chain_steps(params)
+    commands: list[str] = []
+    previous = "INPUT"
+    for index, step in enumerate(steps, start=1):
+        command = reproduce_command(step)
+        if command is None:
+            return None
+        out = "OUT" if index == len(steps) else f"step-{index}"
+        out += _output_suffix(step)
+        commands.append(command.replace(" INPUT", f" {previous}", 1).replace(" -o OUT.png", f" -o {out}"))
+        previous = out
+    return commands
+
+
 def cmd_info(args: argparse.Namespace) -> int:
-    from .metadata import format_metadata, read_metadata
+    from .metadata import chain_steps, describe_step, format_metadata, read_metadata
 
     params = read_metadata(args.file)
     if args.json:
         print(json.dumps(params, indent=2, ensure_ascii=False))
         return 0
     print(format_metadata(params))
+    steps = chain_steps(params)
+    if len(steps) > 1:
+        print(f"\nmade in {len(steps)} steps:")
+        for index, step in enumerate(steps, start=1):
+            print(f"  {index}. {describe_step(step)}")
+        commands = chain_commands(params)
+        if commands:
+            print("\nreproduce end to end with:")
+            for line in commands:
+                print(f"  {line}")
+        return 0
     command = reproduce_command(params)
     if command:
-        print(f"\nreproduce with:\n  {command}")
+        print(f"\nreproduce with:\n  {command.replace(' -o OUT.png', ' -o OUT' + _output_suffix(params))}")
     return 0
 
 

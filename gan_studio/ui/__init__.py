@@ -27,6 +27,7 @@ import gradio as gr
 
 from ..contract import JOBS, Task
 from ..image_io import frames_to_gif
+from .chain import first_gallery_image, wire_sends
 from .colorize import build_colorize_tab
 from .examples import EXAMPLES_DIR, colorize_examples, inspect_examples, translate_examples
 from .generate import build_generate_tab
@@ -129,7 +130,7 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
             with gr.Tab("Style", id="style", elem_id="tab-style"):  # StyleGAN: mixing, directions, W
                 from .style import build_style_tab
 
-                build_style_tab(access=access, store=store, session_models=session_models,
+                sty = build_style_tab(access=access, store=store, session_models=session_models,
                                 generate=studio.generate, style_mix=studio.style_mix, directions=studio.directions,
                                 edit=studio.edit, w_interpolate=studio.w_interpolate, project=studio.project,
                                 max_images=8 if public else 16, max_projection_steps=60 if public else 300)
@@ -146,12 +147,12 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                 tr = build_translate_tab(
                     access=access, store=store, session_models=session_models,
                     translate=limits.wrap(studio.translate), translate_attributes=studio.translate_attributes,
-                    examples=translate_examples(registry, access.ids(JOBS["translate"])),
+                    examples=translate_examples(registry, access.ids(JOBS["translate"])), limits=limits,
                 )
             with gr.Tab("Colorize", id="colorize", elem_id="tab-colorize"):
                 col = build_colorize_tab(
                     access=access, store=store, session_models=session_models, colorize=limits.wrap(studio.colorize),
-                    examples=colorize_examples(access.ids(JOBS["colorize"])),
+                    examples=colorize_examples(access.ids(JOBS["colorize"])), limits=limits,
                 )
             with gr.Tab("Models", id="models", elem_id="tab-models"):
                 build_models_tab(
@@ -164,6 +165,13 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                     access=access, session_models=session_models, tabs=tabs, generate=gen, translate=tr,
                     colorize=col, examples=inspect_examples(registry),
                 )
+        # "Send to …": a result opens as another tab's input, its provenance kept (ui/chain.py).
+        # Upscale at merge: add "upscale": up.image to the inputs and (up.sends, [up.download], keep) to sends.
+        keep = lambda path: path  # noqa: E731 - the download is the studio file itself
+        wire_sends(tabs, [(gen.sends, [gen.gallery, gen.selected], first_gallery_image),
+                          (sty.sends, [sty.result], keep), (tr.sends, [tr.download], keep),
+                          (col.sends, [col.download], keep)],
+                   {"translate": tr.image, "colorize": col.image})
         demo.unload(forget_session)
     # api_open=False: /gradio_api/run/* and /api/* refuse direct calls, so every call waits in the
     # queue (max_size: more waiting calls get "Queue is full"); the "gpu" events run
