@@ -53,7 +53,7 @@ __all__ = [
     "chain_steps",
     "describe_step",
     "format_metadata",
-    "gif_comment",
+    "provenance_json",
     "image_provenance",
     "png_bytes",
     "read_metadata",
@@ -415,6 +415,8 @@ def describe_step(step: Mapping[str, Any]) -> str:
     return head + (f": {_parameters_text(rest)}" if rest else "")
 
 
-def gif_comment(params: Mapping[str, Any]) -> str:
-    """The provenance JSON a studio GIF carries in its comment (read back by :func:`read_metadata`)."""
+def provenance_json(params: Mapping[str, Any]) -> str:
+    """The provenance as the JSON text the ``gan_studio`` chunk holds: what a studio GIF carries in its
+    comment (read back by :func:`read_metadata`), and what an image handed from one step of a chain to
+    the next carries in ``info[METADATA_KEY]``."""
     return _to_json(_payload(params))

@@ -40,9 +40,9 @@ class AnimatedResult:
         """The output as an animated GIF: the frames with the input's durations and loop count, and the
         provenance (:attr:`params`) as the GIF's comment, which ``python -m gan_studio info`` reads."""
         from ..image_io import gif_bytes
-        from ..metadata import gif_comment
+        from ..metadata import provenance_json
 
-        return gif_bytes(self.images, duration_ms=self.durations, loop=self.loop, comment=gif_comment(self.params))
+        return gif_bytes(self.images, duration_ms=self.durations, loop=self.loop, comment=provenance_json(self.params))
 
 
 def animation_params(first: dict[str, Any], frames: int, durations: list[int], loop: int | None) -> dict[str, Any]:
@@ -55,7 +55,10 @@ def animation_params(first: dict[str, Any], frames: int, durations: list[int], l
 
 def run_frames(task: Callable[[Any], Result], animation: Animation, *,
                progress: ProgressFn | None = None) -> AnimatedResult:
-    """Run ``task(frame) -> Result`` on every frame of ``animation``, reporting ``frame k/n``."""
+    """Run ``task(frame) -> Result`` on every frame of ``animation``, reporting ``frame k/n``.
+
+    The GIF encoder merges consecutive frames that come out identical (their durations add up), so
+    such an animation plays the same with fewer frames."""
     total = len(animation.frames)
     results: list[Result] = []
     for index, frame in enumerate(animation.frames):
@@ -66,4 +69,20 @@ def run_frames(task: Callable[[Any], Result], animation: Animation, *,
     if len(sizes) > 1:  # same-size frames give same-size outputs; anything else is a fault of ours
         raise RuntimeError(f"the frames' results have different sizes {sorted(sizes)}")
     params = animation_params(results[0].params, total, animation.durations, animation.loop)
+    _mark_new_steps(params, animation)
     return AnimatedResult(results, list(animation.durations), animation.loop, params)
+
+
+def _mark_new_steps(params: dict[str, Any], animation: Animation) -> None:
+    """Steps of the chain made in this run (``task`` chaining several tasks, as ``pipe`` does) ran on
+    every frame too: give them the same ``animation`` block (the input's own earlier steps keep theirs)."""
+    from ..metadata import CHAIN_KEY, chain_steps, image_provenance
+
+    chain = params.get(CHAIN_KEY)
+    if not isinstance(chain, list) or not animation.frames:
+        return
+    before = image_provenance(animation.frames[0])
+    known = len(chain_steps(before)) if before is not None else 0
+    for step in chain[known:]:
+        if isinstance(step, dict):
+            step.setdefault("animation", params["animation"])
