@@ -84,7 +84,7 @@ def _examples_cache(folder: Path) -> Iterator[None]:
 
 
 def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.PathLike[str] | None = None,
-               generate_concurrency: int | None = None) -> gr.Blocks:
+               generate_concurrency: int | None = None, mcp: bool = False) -> gr.Blocks:
     """The studio's ``gr.Blocks`` over ``studio`` (a :class:`~gan_studio.studio.Studio`).
 
     ``public=True`` is for shared deployments (Spaces): no adding models, only registered model ids
@@ -96,6 +96,8 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
     a fresh folder in the system temp dir, created on first use and removed at exit.
     ``generate_concurrency`` generate calls run at once (default :data:`GENERATE_CONCURRENCY`). The queue is
     configured (``api_open=False``: direct HTTP calls cannot skip it). No model is loaded here.
+    ``mcp=True`` adds the agents' tools (:mod:`gan_studio.ui.agents`) and lists only them as MCP tools;
+    launch with ``mcp_server=True`` to serve them.
     """
     import tempfile
     import uuid
@@ -172,7 +174,15 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                           (sty.sends, [sty.result], keep), (tr.sends, [tr.download], keep),
                           (col.sends, [col.download], keep)],
                    {"translate": tr.image, "colorize": col.image})
+        if mcp:  # the agents' tools: hidden typed events, served by Gradio's MCP server
+            from .agents import add_agent_tools
+
+            agent_tools = add_agent_tools(studio, access=access, store=store, limits=limits, public=public)
         demo.unload(forget_session)
+    if mcp:
+        from .agents import only_agent_tools
+
+        only_agent_tools(demo, agent_tools)
     # api_open=False: /gradio_api/run/* and /api/* refuse direct calls, so every call waits in the
     # queue (max_size: more waiting calls get "Queue is full"); the "gpu" events run
     # default_concurrency_limit at a time.
