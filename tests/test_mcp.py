@@ -130,3 +130,21 @@ def test_the_launcher_turns_mcp_on_by_flag_or_environment(monkeypatch):
     assert parse_args([]).mcp is False and parse_args(["--mcp"]).mcp is True
     monkeypatch.setenv("GAN_STUDIO_MCP", "1")
     assert parse_args([]).mcp is True and parse_args(["--no-mcp"]).mcp is False
+
+
+def test_an_animated_gif_goes_through_a_tool_frame_by_frame(app):
+    frames = [Image.effect_mandelbrot((40, 32), (-2 + i * 0.3, -1.2, 1, 1.2), 40).convert("RGB") for i in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=[80, 160, 240], loop=1)
+    url = "data:image/gif;base64," + base64.b64encode(buf.getvalue()).decode()
+    _, (colorized,) = _run(app.url, ("colorize_image", {"image": url, "model": "ui-colorizer", "strength": 1.0}))
+    assert not colorized.isError, colorized.content
+    gif = _served_png(app, _parts(colorized)[1])  # the GIF as written
+    with Image.open(io.BytesIO(gif)) as im:
+        assert im.format == "GIF" and im.n_frames == 3 and im.info.get("loop") == 1
+        durations = []
+        for i in range(3):
+            im.seek(i)
+            durations.append(im.info["duration"])
+    assert durations == [80, 160, 240]
+    assert read_metadata(gif)["animation"] == {"frames": 3, "durations": [80, 160, 240], "loop": 1}
