@@ -188,10 +188,17 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from .contract import Task
-
     out = _check_output(Path(args.output), args.overwrite)
     studio = _studio(args)
+    _run_image_task(args.input, out, _translate_step(studio, args), args.overwrite)
+    return 0
+
+
+def _translate_step(studio: Any, args: argparse.Namespace) -> Any:
+    """Check the translate options in ``args`` and return ``run(image) -> Result`` for them
+    (``cmd_translate`` and ``pipe``)."""
+    from .contract import Task
+
     spec = studio.spec(args.model)
     if spec.task != Task.MULTIDOMAIN:
         spec.source_for(args.direction)  # a wrong direction fails before any work
@@ -199,33 +206,178 @@ def cmd_translate(args: argparse.Namespace) -> int:
         raise CliError("--tile, --overlap and --norm-stats only apply with --full-res")
     if spec.task == Task.MULTIDOMAIN and (args.full_res or args.center_crop is not None):
         raise CliError(f"--full-res and --center-crop are for translation models; {spec.id!r} is a multidomain model")
-    image = _load_input(args.input, keep_alpha=True)
-    if spec.task == Task.MULTIDOMAIN:
-        result = studio.translate_attributes(args.model, image, args.attributes or [], seed=args.seed)
-    else:
-        if args.attributes:
-            raise CliError(f"--attributes is for multidomain models; {spec.id!r} is a {spec.task.value} model")
+    if spec.task != Task.MULTIDOMAIN and args.attributes:
+        raise CliError(f"--attributes is for multidomain models; {spec.id!r} is a {spec.task.value} model")
+
+    def run(image: Any) -> Any:
+        if spec.task == Task.MULTIDOMAIN:
+            return studio.translate_attributes(spec.id, image, args.attributes or [], seed=args.seed)
         bar = _tile_progress_bar("translating") if args.full_res else None
         try:
-            result = studio.translate(args.model, image, direction=args.direction, working_size=args.size,
-                                      seed=args.seed, full_resolution=args.full_res, tile_size=args.tile,
-                                      overlap=args.overlap, center_crop=args.center_crop, progress=bar,
-                                      norm_stats=args.norm_stats or "thumbnail")
+            return studio.translate(spec.id, image, direction=args.direction, working_size=args.size,
+                                    seed=args.seed, full_resolution=args.full_res, tile_size=args.tile,
+                                    overlap=args.overlap, center_crop=args.center_crop, progress=bar,
+                                    norm_stats=args.norm_stats or "thumbnail")
         finally:
             if bar is not None:
                 bar.close()
-    _save(result.image, result.params, out, args.overwrite)
-    return 0
+
+    return run
+
+
+def _run_image_task(path: str, out: Path, run: Any, overwrite: bool) -> None:
+    """Run an image task on the file at ``path`` and write ``out``: a PNG with provenance, or, for a
+    ``.gif`` output, a GIF made frame by frame (an animated input keeps its frame durations and loop
+    count; the provenance goes into the GIF's comment)."""
+    from .image_io import is_animated_gif, load_animation
+
+    if out.suffix.lower() != ".gif":
+        if is_animated_gif(path):
+            logger.warning("%s is animated: only its first frame is used; write to a .gif to run every frame",
+                           Path(path).name)
+        result = run(_load_input(path, keep_alpha=True))
+        _save(result.image, result.params, out, overwrite)
+        return
+    from .pipelines.frames import run_frames
+
+    animation = load_animation(path, keep_alpha=True)
+    for note in animation.notes:
+        logger.info("%s: %s", Path(path).name, note)
+    bar = _progress_bar(len(animation.frames), "frames")
+    try:
+        done = run_frames(run, animation, progress=bar)
+    finally:
+        bar.close()
+    if out.exists() and not overwrite:
+        raise CliError(f"{str(out)!r} exists; pass --overwrite or choose another path")
+    out.write_bytes(done.gif_bytes())
+    print(out)
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
     out = _check_output(Path(args.output), args.overwrite)
     studio = _studio(args)
-    size = args.size if args.render_factor is None else 16 * args.render_factor
-    result = studio.colorize(args.model, _load_input(args.input, keep_alpha=True), working_size=size,
-                             strength=args.strength)
-    _save(result.image, result.params, out, args.overwrite)
+    _run_image_task(args.input, out, _colorize_step(studio, args), args.overwrite)
     return 0
+
+
+def _colorize_step(studio: Any, args: argparse.Namespace) -> Any:
+    """``run(image) -> Result`` for the colorize options in ``args`` (``cmd_colorize`` and ``pipe``)."""
+    size = args.size if args.render_factor is None else 16 * args.render_factor
+
+    def run(image: Any) -> Any:
+        return studio.colorize(args.model, image, working_size=size, strength=args.strength)
+
+    return run
+
+
+# ---- pipe: a short chain of image tasks over a folder --------------------------------------------
+#: The image tasks ``pipe`` can chain: command name -> ``step(studio, args) -> run(image) -> Result``,
+#: where ``args`` are the step's options parsed by that command's own parser. Upscale at merge:
+#: PIPE_STEPS["upscale"] = _upscale_step (the upscale command's ``run(image)`` factory).
+PIPE_STEPS: dict[str, Any] = {"translate": _translate_step, "colorize": _colorize_step}
+PIPE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+# Options that belong to the whole pipe, not to one step.
+_PIPE_GLOBAL = ("--device", "--models", "-o", "--output", "--overwrite", "--precision", "--channels-last",
+                "--compile", "--threads")
+
+
+def split_pipe_steps(texts: Sequence[str]) -> list[list[str]]:
+    """The steps of a ``pipe``: each argument is one step (``"translate --model M"``), and ``|`` also
+    separates steps inside one argument (``"translate --model M | colorize"``)."""
+    import shlex
+
+    steps: list[list[str]] = []
+    for text in texts:
+        current: list[str] = []
+        for token in shlex.split(text):
+            if token == "|":
+                if current:
+                    steps.append(current)
+                current = []
+            else:
+                current.append(token)
+        if current:
+            steps.append(current)
+    return steps
+
+
+def _pipe_runs(studio: Any, steps: list[list[str]]) -> list[Any]:
+    parser = build_parser()
+    runs = []
+    for tokens in steps:
+        name, options = tokens[0], tokens[1:]
+        if name not in PIPE_STEPS:
+            raise CliError(f"unknown pipe step {name!r}; choose from: {', '.join(PIPE_STEPS)}")
+        clash = [t for t in options if t.split("=")[0] in _PIPE_GLOBAL]
+        if clash:
+            raise CliError(f"{' '.join(clash)} in the step {' '.join(tokens)!r}: give it once, after the steps "
+                           f"(it applies to the whole pipe); a step's output is the next step's input")
+        try:
+            step_args = parser.parse_args([name, *options, "PIPE_INPUT", "-o", "PIPE_OUT.png"])
+        except SystemExit:
+            raise CliError(f"the step {' '.join(tokens)!r} has options its command does not take "
+                           f"(see python -m gan_studio {name} --help)") from None
+        runs.append(PIPE_STEPS[name](studio, step_args))
+    return runs
+
+
+def run_chain(runs: Sequence[Any], image: Any) -> Any:
+    """Run the steps ``runs`` (each ``run(image) -> Result``) one after the other on ``image``; each
+    step's input carries the previous result's provenance, so the last result lists every step."""
+    from .metadata import METADATA_KEY, provenance_json
+
+    result = None
+    for run in runs:
+        if result is not None:
+            image = result.image.copy()
+            image.info = {METADATA_KEY: provenance_json(result.params)}
+        result = run(image)
+    return result
+
+
+def pipe_inputs(root: Path) -> list[Path]:
+    """The image files under ``root`` (recursive, sorted), or ``[root]`` for a file."""
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise CliError(f"--input {str(root)!r} is neither a file nor a folder")
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in PIPE_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def cmd_pipe(args: argparse.Namespace) -> int:
+    from .errors import ImageInputError
+    from .image_io import is_animated_gif
+
+    steps = split_pipe_steps(args.steps)
+    if not steps:
+        raise CliError('pipe needs at least one step, e.g. "translate --model photo2sketch" "colorize"')
+    root, out_root = Path(args.input), Path(args.out)
+    files = pipe_inputs(root)
+    if not files:
+        raise CliError(f"no images ({', '.join(PIPE_SUFFIXES)}) under {str(root)!r}")
+    studio = _studio(args)
+    runs = _pipe_runs(studio, steps)
+    done = skipped = failed = 0
+    for path in files:
+        relative = Path(path.name) if root.is_file() else path.relative_to(root)
+        out = out_root / relative.with_suffix(".gif" if is_animated_gif(path) else ".png")
+        if out.exists() and not args.overwrite:
+            skipped += 1
+            logger.info("%s exists: skipped", out)
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _run_image_task(str(path), out, lambda image: run_chain(runs, image), True)
+        except ImageInputError as exc:  # one unreadable file does not stop the folder
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        done += 1
+    print(f"pipe: {done} written, {skipped} already there (skipped), {failed} failed; {len(steps)} step(s): "
+          + " | ".join(" ".join(s) for s in steps), file=sys.stderr)
+    return 2 if failed else 0
 
 
 def cmd_style_mix(args: argparse.Namespace) -> int:
@@ -384,17 +536,51 @@ def reproduce_command(params: dict[str, Any]) -> str | None:
     return cmd + " -o OUT.png"
 
 
+def _output_suffix(params: dict[str, Any]) -> str:
+    return ".gif" if params.get("animation") else ".png"
+
+
+def chain_commands(params: dict[str, Any]) -> list[str] | None:
+    """The commands that reproduce every step of a chain, in order (step k writes ``step-k.png`` and
+    step k+1 reads it; the last writes ``OUT.png``), or None when a step has no command."""
+    from .metadata import chain_steps
+
+    steps = chain_steps(params)
+    commands: list[str] = []
+    previous = "INPUT"
+    for index, step in enumerate(steps, start=1):
+        command = reproduce_command(step)
+        if command is None:
+            return None
+        out = "OUT" if index == len(steps) else f"step-{index}"
+        out += _output_suffix(step)
+        commands.append(command.replace(" INPUT", f" {previous}", 1).replace(" -o OUT.png", f" -o {out}"))
+        previous = out
+    return commands
+
+
 def cmd_info(args: argparse.Namespace) -> int:
-    from .metadata import format_metadata, read_metadata
+    from .metadata import chain_steps, describe_step, format_metadata, read_metadata
 
     params = read_metadata(args.file)
     if args.json:
         print(json.dumps(params, indent=2, ensure_ascii=False))
         return 0
     print(format_metadata(params))
+    steps = chain_steps(params)
+    if len(steps) > 1:
+        print(f"\nmade in {len(steps)} steps:")
+        for index, step in enumerate(steps, start=1):
+            print(f"  {index}. {describe_step(step)}")
+        commands = chain_commands(params)
+        if commands:
+            print("\nreproduce end to end with:")
+            for line in commands:
+                print(f"  {line}")
+        return 0
     command = reproduce_command(params)
     if command:
-        print(f"\nreproduce with:\n  {command}")
+        print(f"\nreproduce with:\n  {command.replace(' -o OUT.png', ' -o OUT' + _output_suffix(params))}")
     return 0
 
 
@@ -693,6 +879,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_colorize)
+
+    p = sub.add_parser(
+        "pipe", help="run a short chain of image tasks on every image in a folder (recursive, structure kept)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run image tasks one after the other on every image under --input, writing each result "
+                    "under --out at the same relative path (.png; an animated GIF gives a .gif, frame by frame). "
+                    "Each step is a command with its own options, as one argument; '|' also separates steps. "
+                    "Existing outputs are skipped (the run resumes), unless --overwrite. The output records "
+                    "every step (python -m gan_studio info OUT).",
+        epilog="examples:\n"
+               "  python -m gan_studio pipe \"translate --model photo2sketch\" \"colorize\" --input photos --out done\n"
+               "  python -m gan_studio pipe \"translate --model photo2sketch | colorize --strength 1.2\" "
+               "--input photos --out done\n\n"
+               f"steps: {', '.join(PIPE_STEPS)} (each takes its command's options; see COMMAND --help)")
+    _common(p, runtime=True)
+    p.add_argument("steps", nargs="+", metavar="STEP", help='a step, e.g. "translate --model photo2sketch"')
+    p.add_argument("--input", required=True, help="a folder of images (searched recursively) or one image")
+    p.add_argument("--out", required=True, help="the output folder (the input's sub-folders are kept)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
+    p.set_defaults(func=cmd_pipe)
 
     p = sub.add_parser("style-mix", help="a StyleGAN's style-mixing grid: rows take chosen styles from columns")
     _common(p, runtime=True)

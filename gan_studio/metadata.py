@@ -12,6 +12,11 @@ Every saved PNG carries, in text chunks placed before the image data:
   (:data:`DIGITAL_SOURCE_TYPE`), also inside a small XMP packet (``XML:com.adobe.xmp``) where
   tools such as exiftool look for it, and ``AI-Generated: true``.
 
+A result made from an input that itself carried studio provenance (a Generate result sent on to
+Translate, then to Colorize) records the steps before it: its JSON has a ``"chain"`` list, the
+earlier steps' provenance oldest first (each without a chain of its own), so the last PNG of a
+chain tells the whole story (:func:`chain_steps`, :func:`with_chain`, :func:`image_provenance`).
+
 Saving is deterministic: the same image and parameters give byte-identical files (no timestamps,
 sorted keys, fixed compression level). :func:`save_png` refuses to replace an existing file
 unless asked to.
@@ -36,22 +41,33 @@ from PIL.PngImagePlugin import PngInfo
 
 from ._version import __version__
 from .errors import ImageInputError
-from .image_io import ensure_rgb
+from .image_io import PROVENANCE_KEY, ensure_rgb
 
 __all__ = [
+    "CHAIN_KEY",
     "DIGITAL_SOURCE_TYPE",
+    "MAX_CHAIN_STEPS",
     "METADATA_KEY",
     "SOFTWARE",
     "build_pnginfo",
+    "chain_steps",
+    "describe_step",
     "format_metadata",
+    "provenance_json",
+    "image_provenance",
     "png_bytes",
     "read_metadata",
     "save_png",
+    "with_chain",
 ]
 
 SOFTWARE = f"gan_studio {__version__}"
-#: The PNG text key of our JSON provenance chunk.
-METADATA_KEY = "gan_studio"
+#: The PNG text key of our JSON provenance chunk (the key a decoded image keeps it under, too).
+METADATA_KEY = PROVENANCE_KEY
+#: The provenance key listing the steps before this one, oldest first.
+CHAIN_KEY = "chain"
+#: Most earlier steps a provenance keeps (the oldest are dropped beyond it).
+MAX_CHAIN_STEPS = 16
 #: IPTC digital source type for media created by a trained algorithmic model.
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 #: Fixed zlib level so the same pixels always give the same bytes.
@@ -265,6 +281,26 @@ def _scan_png(fp: BinaryIO, name: str) -> str | None:
         fp.seek(length + 4, os.SEEK_CUR)
 
 
+def _scan_gif(fp: BinaryIO) -> str | None:
+    """The provenance comment of a GIF the studio wrote (headers only; no frame is decoded)."""
+    from .image_io.decode import provenance_text
+
+    try:
+        with Image.open(fp, formats=("GIF",)) as im:
+            return provenance_text(im)
+    except Exception:  # noqa: BLE001 - not a readable GIF: no provenance
+        return None
+
+
+def _scan_file(fp: BinaryIO, name: str) -> str | None:
+    start = fp.tell()
+    head = fp.read(6)
+    fp.seek(start)
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return _scan_gif(fp)
+    return _scan_png(fp, name)
+
+
 def _raw_text(source: str | os.PathLike[str] | bytes | Image.Image) -> tuple[str | None, str]:
     """Return ``(our chunk's text or None, display name)`` without decoding any pixel data."""
     if isinstance(source, Image.Image):
@@ -276,19 +312,20 @@ def _raw_text(source: str | os.PathLike[str] | bytes | Image.Image) -> tuple[str
                 return _scan_png(fh, name), name
         return (None if text is None else str(text)), name
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _scan_png(io.BytesIO(bytes(source)), "the image data"), "the image data"
+        return _scan_file(io.BytesIO(bytes(source)), "the image data"), "the image data"
     if isinstance(source, (str, os.PathLike)):
         path = Path(os.fspath(source))
         name = path.name or str(path)
         if not path.is_file():
             raise ImageInputError(f"{name}: no such file ({str(path)!r})")
         with open(path, "rb") as fh:
-            return _scan_png(fh, name), name
+            return _scan_file(fh, name), name
     raise TypeError(f"read_metadata() takes a path, bytes or a PIL image, not {type(source).__name__}")
 
 
 def read_metadata(source: str | os.PathLike[str] | bytes | Image.Image) -> dict[str, Any]:
-    """The JSON provenance of a PNG saved by gan_studio (a path, the file's bytes, or an opened image).
+    """The JSON provenance of a PNG (or GIF) saved by gan_studio (a path, the file's bytes, or an
+    opened image).
 
     Raises :class:`ImageInputError` ("no gan_studio provenance in FILE") when the file has none.
     """
@@ -305,8 +342,9 @@ def read_metadata(source: str | os.PathLike[str] | bytes | Image.Image) -> dict[
 
 
 def format_metadata(params: Mapping[str, Any]) -> str:
-    """Readable ``key  value`` lines for ``python -m gan_studio info FILE``."""
-    keys = _ordered_keys(params)
+    """Readable ``key  value`` lines for ``python -m gan_studio info FILE`` (the earlier steps of a
+    chain are left to :func:`chain_steps`)."""
+    keys = [k for k in _ordered_keys(params) if k != CHAIN_KEY]
     tail = [k for k in ("software", "ai_generated") if k in params]
     keys = [k for k in keys if k not in tail] + tail
     if not keys:
@@ -318,3 +356,67 @@ def format_metadata(params: Mapping[str, Any]) -> str:
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True, default=_jsonable)
         lines.append(f"{str(k).ljust(width)}  {shown}")
     return "\n".join(lines)
+
+
+# ---- chains of steps ----------------------------------------------------------------------------
+def _step(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): v for k, v in params.items() if k not in (CHAIN_KEY, "ai_generated")}
+
+
+def chain_steps(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every step that made an image, oldest first: the earlier steps its provenance lists under
+    :data:`CHAIN_KEY`, then its own (each without ``chain`` and ``ai_generated``). An image made in
+    one step gives a list of one."""
+    earlier = params.get(CHAIN_KEY)
+    steps = [_step(s) for s in earlier if isinstance(s, Mapping)] if isinstance(earlier, list) else []
+    return [*steps, _step(params)]
+
+
+def with_chain(params: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``params`` with the steps of ``previous`` (the provenance of the input image) as its chain:
+    ``previous``'s own chain, then ``previous`` itself; at most :data:`MAX_CHAIN_STEPS`, oldest dropped.
+    ``previous=None`` returns a copy of ``params`` unchanged."""
+    out = dict(params)
+    if previous is None:
+        return out
+    out[CHAIN_KEY] = chain_steps(previous)[-MAX_CHAIN_STEPS:]
+    return out
+
+
+def image_provenance(image: Any) -> dict[str, Any] | None:
+    """The studio provenance a decoded image carried in its file (``image.info[METADATA_KEY]``, kept by
+    :func:`gan_studio.image_io.load_image`), or ``None``: not a studio file, or text that is not a
+    provenance (not a JSON object naming a model and a task), which is then ignored."""
+    info = getattr(image, "info", None)
+    text = info.get(METADATA_KEY) if isinstance(info, Mapping) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or not data.get("model") or not isinstance(data.get("task"), str):
+        return None
+    chain = data.get(CHAIN_KEY)
+    if chain is not None and not (isinstance(chain, list) and all(isinstance(s, dict) for s in chain)):
+        data.pop(CHAIN_KEY)
+    return data
+
+
+def describe_step(step: Mapping[str, Any]) -> str:
+    """One line for a step of a chain: task, model, revision and the step's own parameters."""
+    head = f"{step.get('task', '?')} with {step.get('model', '?')}"
+    if step.get("variant"):
+        head += f" ({step['variant']})"
+    if step.get("revision"):
+        head += f" at revision {str(step['revision'])[:12]}"
+    skip = {"model", "task", "variant", "revision", "software", "architecture", "ai_generated", CHAIN_KEY}
+    rest = {k: v for k, v in step.items() if k not in skip}
+    return head + (f": {_parameters_text(rest)}" if rest else "")
+
+
+def provenance_json(params: Mapping[str, Any]) -> str:
+    """The provenance as the JSON text the ``gan_studio`` chunk holds: what a studio GIF carries in its
+    comment (read back by :func:`read_metadata`), and what an image handed from one step of a chain to
+    the next carries in ``info[METADATA_KEY]``."""
+    return _to_json(_payload(params))

@@ -48,9 +48,10 @@ class App:
 
 
 def launch_app(root: Path, *, public: bool, registry: Any = None, queue: dict[str, Any] | None = None,
-               generate_concurrency: int | None = None) -> App:
+               generate_concurrency: int | None = None, mcp: bool = False) -> App:
     """The studio over ``registry`` (default: the tiny UI models, written under ``root``) launched
-    on a free port of 127.0.0.1, one torch thread; ``queue`` overrides its queue settings."""
+    on a free port of 127.0.0.1, one torch thread; ``queue`` overrides its queue settings; ``mcp``
+    adds the agents' tools and serves them over MCP (needs gradio[mcp])."""
     import torch
 
     from gan_studio.studio import Studio
@@ -60,11 +61,12 @@ def launch_app(root: Path, *, public: bool, registry: Any = None, queue: dict[st
     if registry is None:
         registry = ui_registry(make_ui_models(root / "models"))
     studio = Studio(device="cpu", registry=registry)
-    demo = build_demo(studio, public=public, output_dir=root / "outputs", generate_concurrency=generate_concurrency)
+    demo = build_demo(studio, public=public, output_dir=root / "outputs", generate_concurrency=generate_concurrency,
+                      mcp=mcp)
     if queue:
         demo.queue(**queue)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                **launch_options(public=public))
+                **({"mcp_server": True} if mcp else {}), **launch_options(public=public))
     downloads = root / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     app = App(demo, None, studio, root, downloads)

@@ -31,6 +31,8 @@ def test_dependencies_agree_with_the_requirements_files() -> None:
     assert _normalise(PYPROJECT["project"]["dependencies"]) == _normalise(_requirements("requirements.txt"))
     test_extra = _normalise(PYPROJECT["project"]["optional-dependencies"]["test"])
     assert test_extra == _normalise(_requirements("requirements-test.txt"))
+    mcp_extra = _normalise(PYPROJECT["project"]["optional-dependencies"]["mcp"])
+    assert mcp_extra == _normalise(_requirements("requirements-mcp.txt"))
 
 
 def test_the_version_has_one_source() -> None:

@@ -6,7 +6,9 @@ Nothing else in the code base converts images by hand; pipelines, the UI and the
 * :mod:`~gan_studio.image_io.decode`: :func:`load_image` decodes untrusted files (format
   allow-list, pixel cap read from the header before any pixel is decoded, every failure an
   :class:`~gan_studio.errors.ImageInputError` naming the file) into 8-bit RGB with notes on what
-  was done (``keep_alpha=True`` keeps transparency as ``RGBA``); :func:`ensure_rgb` converts any
+  was done (``keep_alpha=True`` keeps transparency as ``RGBA``; the studio's own provenance text
+  survives as ``info[PROVENANCE_KEY]``); :func:`load_animation` decodes every frame of an animated
+  GIF with its timing and loop count, within caps on frames and frames × pixels; :func:`ensure_rgb` converts any
   Pillow mode; :func:`split_alpha` / :func:`join_alpha` take an image's alpha off before a model
   runs (compositing onto white) and put it back on the output (:func:`transparency` reads it).
 * :mod:`~gan_studio.image_io.tensors`: ``float32`` tensors ``(N, C, H, W)`` in ``[-1, 1]``
@@ -24,7 +26,21 @@ PIL and numpy.
 
 from __future__ import annotations
 
-from .decode import ALLOWED_FORMATS, DEFAULT_MAX_PIXELS, ensure_rgb, join_alpha, load_image, split_alpha, transparency
+from .decode import (
+    ALLOWED_FORMATS,
+    DEFAULT_MAX_ANIMATION_PIXELS,
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_MAX_PIXELS,
+    PROVENANCE_KEY,
+    Animation,
+    ensure_rgb,
+    is_animated_gif,
+    join_alpha,
+    load_animation,
+    load_image,
+    split_alpha,
+    transparency,
+)
 from .grids import frames_to_gif, gif_bytes, make_grid, save_gif
 from .lab import (
     LAB_BAND_ROWS,
@@ -42,7 +58,11 @@ from .tensors import pil_to_tensor, tensor_to_pil
 
 __all__ = [
     "ALLOWED_FORMATS",
+    "DEFAULT_MAX_ANIMATION_PIXELS",
+    "DEFAULT_MAX_FRAMES",
     "DEFAULT_MAX_PIXELS",
+    "PROVENANCE_KEY",
+    "Animation",
     "LAB_BAND_ROWS",
     "center_crop",
     "center_crop_box",
@@ -51,7 +71,9 @@ __all__ = [
     "ensure_rgb",
     "frames_to_gif",
     "gif_bytes",
+    "is_animated_gif",
     "join_alpha",
+    "load_animation",
     "lab_to_rgb",
     "load_image",
     "make_grid",

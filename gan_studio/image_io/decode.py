@@ -24,6 +24,7 @@ import os
 import re
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -36,12 +37,19 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "ALLOWED_FORMATS",
+    "DEFAULT_MAX_ANIMATION_PIXELS",
+    "DEFAULT_MAX_FRAMES",
     "DEFAULT_MAX_PIXELS",
+    "PROVENANCE_KEY",
     "WHITE",
+    "Animation",
     "check_background",
     "ensure_rgb",
+    "is_animated_gif",
     "join_alpha",
+    "load_animation",
     "load_image",
+    "provenance_text",
     "split_alpha",
     "transparency",
 ]
@@ -52,6 +60,15 @@ ALLOWED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF")
 DEFAULT_MAX_PIXELS = 40_000_000
 
 _ALLOWED_TEXT = ", ".join(ALLOWED_FORMATS)
+#: The ``info`` key under which a decoded image keeps the studio provenance of its file (the PNG text
+#: chunk ``gan_studio``, or the comment of a GIF the studio wrote): the only metadata that survives
+#: decoding, so a result sent on to the next task records the steps before it (see gan_studio.metadata).
+PROVENANCE_KEY = "gan_studio"
+_MAX_PROVENANCE_CHARS = 1 << 20
+#: Most frames :func:`load_animation` decodes from one GIF.
+DEFAULT_MAX_FRAMES = 500
+#: Most pixels (frames × width × height) :func:`load_animation` decodes from one GIF.
+DEFAULT_MAX_ANIMATION_PIXELS = 200_000_000
 #: The default background transparency is composited onto (and grids are filled with).
 WHITE = (255, 255, 255)
 
@@ -161,7 +178,9 @@ def load_image(
     the image tasks split the alpha off with :func:`split_alpha` and give it back to their output.
     A fully opaque alpha channel carries nothing and is dropped as usual.
 
-    Returns ``(image, notes)``; the image is detached from the file and carries no metadata.
+    Returns ``(image, notes)``; the image is detached from the file and carries no metadata but
+    the studio's own provenance (``image.info[PROVENANCE_KEY]``, the JSON text a studio PNG or GIF
+    carries; see :data:`PROVENANCE_KEY`).
     Raises :class:`ImageInputError` for anything that is not a usable image.
     """
     if max_pixels <= 0:
@@ -282,7 +301,8 @@ def _finish(im: Image.Image, display: str, max_pixels: int, background: tuple[in
         notes.extend(mode_notes)
     if rgb is im:
         rgb = im.copy()
-    rgb.info = {}
+    kept = provenance_text(im)
+    rgb.info = {} if kept is None else {PROVENANCE_KEY: kept}
     for note in notes:
         logger.debug("%s: %s", display, note)
     return rgb, notes
@@ -472,3 +492,148 @@ def _float_to_l(img: Image.Image) -> tuple[Image.Image, str]:
         scaled = (arr - lo) * (255.0 / (hi - lo if hi > lo else 1.0))
         note = f"32-bit float image scaled from its range [{lo:.4g}, {hi:.4g}] to 8 bits"
     return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8)), note
+
+
+def provenance_text(im: Image.Image) -> str | None:
+    """The studio provenance text an opened image file carries (PNG text chunk ``gan_studio``, GIF
+    comment holding a JSON object), or ``None``; never more than 1 MB. Not validated here: see
+    :func:`gan_studio.metadata.image_provenance`."""
+    value: Any = im.info.get(PROVENANCE_KEY) if im.format == "PNG" else None
+    if value is None and im.format == "GIF":
+        value = im.info.get("comment")
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(value, str) or len(value) > _MAX_PROVENANCE_CHARS or not value.lstrip().startswith("{"):
+        return None
+    return str(value)
+
+
+@dataclass
+class Animation:
+    """The frames of an animated GIF, decoded like :func:`load_image`'s images, with their timing.
+
+    ``durations``: milliseconds each frame shows; ``loop``: the GIF's loop count (0 = forever,
+    ``None`` = no loop extension: plays once); ``provenance``: the studio provenance text the file
+    carried (a GIF the studio wrote), else ``None``."""
+
+    frames: list[Image.Image]
+    durations: list[int]
+    loop: int | None = 0
+    provenance: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def pixels(self) -> int:
+        """Frames × width × height."""
+        return sum(f.width * f.height for f in self.frames)
+
+
+def is_animated_gif(source: str | os.PathLike[str] | bytes) -> bool:
+    """Whether ``source`` (a path or the file's bytes) is a GIF with more than one frame. Reads the
+    header and walks the frame blocks without decoding pixels; anything unreadable is ``False``
+    (the decoder then says what is wrong)."""
+    try:
+        fp, _display, owned = _open_source(source, None)
+    except (ImageInputError, TypeError):
+        return False
+    try:
+        if not fp.read(6).startswith((b"GIF87a", b"GIF89a")):
+            return False
+        fp.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(fp, formats=("GIF",)) as im:
+                return bool(getattr(im, "is_animated", False))
+    except Exception:  # noqa: BLE001 - a broken file is "not animated"; load_image reports it
+        return False
+    finally:
+        if owned:
+            fp.close()
+
+
+def load_animation(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_total_pixels: int = DEFAULT_MAX_ANIMATION_PIXELS,
+    background: tuple[int, int, int] = WHITE,
+    name: str | None = None,
+    keep_alpha: bool = False,
+) -> Animation:
+    """Decode every frame of an animated GIF (frames composited as a viewer shows them, in RGB, or
+    RGBA with ``keep_alpha`` where a frame has transparency), with each frame's duration and the loop
+    count. The caps are checked from the header and the frame count before any frame is decoded:
+    ``max_pixels`` per frame, ``max_frames``, and ``max_total_pixels`` (frames × pixels). Any other
+    file is decoded by :func:`load_image` into a one-frame animation (duration 0, ``loop`` None).
+    Failures are :class:`ImageInputError` naming the file."""
+    fp, display, owned = _open_source(source, name)
+    try:
+        start = fp.tell()
+        is_gif = fp.read(6).startswith((b"GIF87a", b"GIF89a"))
+        fp.seek(start)
+        if not is_gif:
+            image, notes = _decode(fp, display, max_pixels, check_background(background), owned, keep_alpha)
+            return Animation([image], [0], None, image.info.get(PROVENANCE_KEY), notes)
+        return _decode_gif(fp, display, max_pixels, max_frames, max_total_pixels, check_background(background),
+                           keep_alpha)
+    finally:
+        if owned:
+            fp.close()
+
+
+def _decode_gif(fp: BinaryIO, display: str, max_pixels: int, max_frames: int, max_total_pixels: int,
+                background: tuple[int, int, int], keep_alpha: bool) -> Animation:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            im = Image.open(fp, formats=("GIF",))
+        except Exception as exc:  # noqa: BLE001 - decoders raise ValueError, OSError, EOFError, ...
+            raise ImageInputError(f"{display}: the GIF is corrupt or not a valid image ({type(exc).__name__}: "
+                                  f"{exc})") from None
+        try:
+            width, height = im.size
+            if width < 1 or height < 1:
+                raise ImageInputError(f"{display}: the GIF header declares an empty image ({width}×{height})")
+            if width * height > max_pixels:
+                raise ImageInputError(f"{display}: {width}×{height} pixels ({_pixels_text(width * height)}) is "
+                                      f"above the limit of {_pixels_text(max_pixels)}; downscale the image")
+            try:
+                n_frames = int(getattr(im, "n_frames", 1))
+            except Exception as exc:  # noqa: BLE001 - a truncated frame list
+                raise ImageInputError(f"{display}: the GIF data is truncated or corrupt ({exc})") from None
+            if n_frames > max_frames:
+                raise ImageInputError(f"{display}: {n_frames} frames; the limit is {max_frames} frames, shorten "
+                                      f"the animation")
+            if n_frames * width * height > max_total_pixels:
+                raise ImageInputError(
+                    f"{display}: {n_frames} frames of {width}×{height} are {_pixels_text(n_frames * width * height)}"
+                    f" in all, above the limit of {_pixels_text(max_total_pixels)}; use fewer or smaller frames")
+            provenance = provenance_text(im)
+            loop_value = im.info.get("loop")
+            loop = None if loop_value is None else int(loop_value)
+            frames: list[Image.Image] = []
+            durations: list[int] = []
+            for index in range(n_frames):
+                im.seek(index)
+                im.load()
+                durations.append(int(im.info.get("duration", 0) or 0))
+                rgba = _transparent_rgba(im) if keep_alpha else None
+                frame = rgba if rgba is not None else ensure_rgb(im, background=background)[0]
+                frame = frame.copy() if frame is im else frame
+                frame.info = {} if provenance is None else {PROVENANCE_KEY: provenance}
+                frames.append(frame)
+        except ImageInputError:
+            raise
+        except MemoryError:
+            raise ImageInputError(f"{display}: not enough memory to decode this animation") from None
+        except Exception as exc:  # noqa: BLE001 - truncated frames and broken streams
+            raise ImageInputError(f"{display}: the GIF data is truncated or corrupt ({type(exc).__name__}: "
+                                  f"{exc})") from None
+        finally:
+            im.close()
+    notes = [f"animated GIF: {n_frames} frames, each run through the task"] if n_frames > 1 else []
+    return Animation(frames, durations, loop, provenance, notes)

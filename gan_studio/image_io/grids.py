@@ -69,13 +69,23 @@ def _gif_frames(frames: Sequence[Image.Image]) -> list[Image.Image]:
 
 
 def gif_bytes(
-    frames: Sequence[Image.Image], *, duration_ms: int = 80, loop: int | None = 0, comment: str | None = None
+    frames: Sequence[Image.Image], *, duration_ms: int | Sequence[int] = 80, loop: int | None = 0,
+    comment: str | None = None
 ) -> bytes:
-    """Encode frames as an animated GIF and return its bytes (``loop=0``: forever, ``None``: play once)."""
-    if duration_ms <= 0:
-        raise ValueError(f"duration_ms must be positive, got {duration_ms!r}")
+    """Encode frames as an animated GIF and return its bytes (``loop=0``: forever, ``None``: play once).
+
+    ``duration_ms``: one duration for every frame, or one per frame (a GIF stores 10 ms units)."""
     converted = _gif_frames(frames)
-    options: dict[str, Any] = {"save_all": True, "append_images": converted[1:], "duration": int(duration_ms)}
+    if isinstance(duration_ms, (int, float)):
+        if duration_ms <= 0:
+            raise ValueError(f"duration_ms must be positive, got {duration_ms!r}")
+        duration: int | list[int] = int(duration_ms)
+    else:
+        duration = [int(d) for d in duration_ms]
+        if len(duration) != len(converted) or any(d < 0 for d in duration):
+            raise ValueError(f"duration_ms needs one duration of 0 ms or more per frame ({len(converted)}), "
+                             f"got {duration_ms!r}")
+    options: dict[str, Any] = {"save_all": True, "append_images": converted[1:], "duration": duration}
     if loop is not None:
         options["loop"] = int(loop)
     if comment:
@@ -89,7 +99,7 @@ def save_gif(
     frames: Sequence[Image.Image],
     path: str | os.PathLike[str],
     *,
-    duration_ms: int = 80,
+    duration_ms: int | Sequence[int] = 80,
     loop: int | None = 0,
     comment: str | None = None,
     overwrite: bool = False,

@@ -1,5 +1,6 @@
 """What every pipeline shares: results with provenance, seeded forward passes, batches that survive
-running out of memory, and the input's transparency carried over to the output (:func:`carries_alpha`)."""
+running out of memory, the input's transparency carried over to the output (:func:`carries_alpha`),
+and the input's own provenance kept as the output's chain of earlier steps (:func:`carries_chain`)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ __all__ = [
     "Result",
     "attach_alpha",
     "carries_alpha",
+    "carries_chain",
+    "chain_from_input",
     "provenance",
     "report",
     "run_batches",
@@ -132,7 +135,37 @@ def carries_alpha(
             return fn(loaded, image, *args, **kwargs)
         rgb, alpha = split_alpha(image, background=ALPHA_BACKGROUND)
         result = fn(loaded, rgb, *args, **kwargs)
-        return result if alpha is None else attach_alpha(result, alpha)
+        result = result if alpha is None else attach_alpha(result, alpha)
+        return chain_from_input(result, image)  # every image task that carries alpha carries the chain too
+
+    return wrapper
+
+
+def chain_from_input(result: Result, image: Any) -> Result:
+    """Give ``result`` the steps that made ``image``: when the input carried studio provenance (a
+    studio PNG or GIF sent on to another task; :func:`gan_studio.metadata.image_provenance`), the
+    result's provenance gets a ``chain`` of those steps, oldest first (:func:`gan_studio.metadata.with_chain`).
+    A result that already has a chain, or an input without provenance, is returned unchanged."""
+    from ..metadata import CHAIN_KEY, image_provenance, with_chain
+
+    previous = image_provenance(image)
+    if previous is None or CHAIN_KEY in result.params:
+        return result
+    result.params = with_chain(result.params, previous)
+    result.notes.append(f"provenance: {len(result.params[CHAIN_KEY])} earlier step(s) of this image kept")
+    return result
+
+
+def carries_chain(
+    fn: Callable[Concatenate[LoadedModel, Any, P], Result],
+) -> Callable[Concatenate[LoadedModel, Any, P], Result]:
+    """Decorate an image pipeline ``fn(loaded, image, ...) -> Result`` so its result records the
+    input's studio provenance as earlier steps (:func:`chain_from_input`). :func:`carries_alpha`
+    already does this; use it for an image pipeline that handles transparency itself."""
+
+    @functools.wraps(fn)
+    def wrapper(loaded: LoadedModel, image: Any, /, *args: P.args, **kwargs: P.kwargs) -> Result:
+        return chain_from_input(fn(loaded, image, *args, **kwargs), image)
 
     return wrapper
 

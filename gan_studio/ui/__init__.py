@@ -27,6 +27,7 @@ import gradio as gr
 
 from ..contract import JOBS, Task
 from ..image_io import frames_to_gif
+from .chain import first_gallery_image, wire_sends
 from .colorize import build_colorize_tab
 from .examples import EXAMPLES_DIR, colorize_examples, inspect_examples, translate_examples
 from .generate import build_generate_tab
@@ -83,7 +84,7 @@ def _examples_cache(folder: Path) -> Iterator[None]:
 
 
 def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.PathLike[str] | None = None,
-               generate_concurrency: int | None = None) -> gr.Blocks:
+               generate_concurrency: int | None = None, mcp: bool = False) -> gr.Blocks:
     """The studio's ``gr.Blocks`` over ``studio`` (a :class:`~gan_studio.studio.Studio`).
 
     ``public=True`` is for shared deployments (Spaces): no adding models, only registered model ids
@@ -95,6 +96,8 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
     a fresh folder in the system temp dir, created on first use and removed at exit.
     ``generate_concurrency`` generate calls run at once (default :data:`GENERATE_CONCURRENCY`). The queue is
     configured (``api_open=False``: direct HTTP calls cannot skip it). No model is loaded here.
+    ``mcp=True`` adds the agents' tools (:mod:`gan_studio.ui.agents`) and lists only them as MCP tools;
+    launch with ``mcp_server=True`` to serve them.
     """
     import tempfile
     import uuid
@@ -129,7 +132,7 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
             with gr.Tab("Style", id="style", elem_id="tab-style"):  # StyleGAN: mixing, directions, W
                 from .style import build_style_tab
 
-                build_style_tab(access=access, store=store, session_models=session_models,
+                sty = build_style_tab(access=access, store=store, session_models=session_models,
                                 generate=studio.generate, style_mix=studio.style_mix, directions=studio.directions,
                                 edit=studio.edit, w_interpolate=studio.w_interpolate, project=studio.project,
                                 max_images=8 if public else 16, max_projection_steps=60 if public else 300)
@@ -152,12 +155,12 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                 tr = build_translate_tab(
                     access=access, store=store, session_models=session_models,
                     translate=limits.wrap(studio.translate), translate_attributes=studio.translate_attributes,
-                    examples=translate_examples(registry, access.ids(JOBS["translate"])),
+                    examples=translate_examples(registry, access.ids(JOBS["translate"])), limits=limits,
                 )
             with gr.Tab("Colorize", id="colorize", elem_id="tab-colorize"):
                 col = build_colorize_tab(
                     access=access, store=store, session_models=session_models, colorize=limits.wrap(studio.colorize),
-                    examples=colorize_examples(access.ids(JOBS["colorize"])),
+                    examples=colorize_examples(access.ids(JOBS["colorize"])), limits=limits,
                 )
             with gr.Tab("Train", id="train", elem_id="tab-train"):  # GANs trained live (gan_studio/ui/train.py)
                 from .train import build_train_tab
@@ -174,7 +177,22 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                     access=access, session_models=session_models, tabs=tabs, generate=gen, translate=tr,
                     colorize=col, examples=inspect_examples(registry),
                 )
+        # "Send to …": a result opens as another tab's input, its provenance kept (ui/chain.py).
+        # Upscale at merge: add "upscale": up.image to the inputs and (up.sends, [up.download], keep) to sends.
+        keep = lambda path: path  # noqa: E731 - the download is the studio file itself
+        wire_sends(tabs, [(gen.sends, [gen.gallery, gen.selected], first_gallery_image),
+                          (sty.sends, [sty.result], keep), (tr.sends, [tr.download], keep),
+                          (col.sends, [col.download], keep)],
+                   {"translate": tr.image, "colorize": col.image})
+        if mcp:  # the agents' tools: hidden typed events, served by Gradio's MCP server
+            from .agents import add_agent_tools
+
+            agent_tools = add_agent_tools(studio, access=access, store=store, limits=limits, public=public)
         demo.unload(forget_session)
+    if mcp:
+        from .agents import only_agent_tools
+
+        only_agent_tools(demo, agent_tools)
     # api_open=False: /gradio_api/run/* and /api/* refuse direct calls, so every call waits in the
     # queue (max_size: more waiting calls get "Queue is full"); the "gpu" events run
     # default_concurrency_limit at a time.

@@ -16,9 +16,10 @@ import gradio as gr
 from ..contract import JOBS
 from ..pipelines.colorization import MAX_STRENGTH
 from ..registry import ModelSpec
+from .chain import SendButtons, run_on_upload, save_outputs, send_buttons
 from .components import UploadImage
 from .handlers import gpu, load_with_progress, progress_fn, read_upload, user_errors
-from .session import ModelAccess, OutputStore, slug
+from .session import ImageLimits, ModelAccess, OutputStore, slug
 from .text import spec_blurb
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class ColorizeTab:
     strength: gr.Slider
     slider: gr.ImageSlider
     download: gr.File
+    sends: SendButtons | None = None
 
 
 def build_colorize_tab(
@@ -44,10 +46,12 @@ def build_colorize_tab(
     session_models: gr.State,
     colorize: Callable[..., Any],
     examples: Sequence[tuple[str, str]] = (),
+    limits: ImageLimits | None = None,
 ) -> ColorizeTab:
     """Lay out the Colorize tab (call inside a ``gr.Tab``) and wire its events.
 
-    ``colorize`` is :meth:`Studio.colorize`; ``examples`` are ``(image path, model id)`` pairs.
+    ``colorize`` is :meth:`Studio.colorize`; ``examples`` are ``(image path, model id)`` pairs;
+    ``limits`` bound an animated GIF run frame by frame (see :func:`gan_studio.ui.chain.run_on_upload`).
     """
     ids = access.ids(JOBS["colorize"])
     default = access.studio.default_model("colorize", ids)  # DDColor when the Hub answers, else embedded
@@ -69,23 +73,27 @@ def build_colorize_tab(
         with gr.Column(scale=2, min_width=360):
             slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="colorize-slider", max_height=520)
             download = gr.File(label="Download PNG", elem_id="colorize-download")
+            sends = send_buttons("colorize")
 
     @user_errors
     def do_colorize(image: str | None, model: str, working_size: float | None, strength: float | None,
                     session: list[str] | None, request: gr.Request,
                     progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
         spec = access.spec(model, JOBS["colorize"], session, tab="Colorize")
-        source = read_upload(image, what="a black-and-white photo", keep_alpha=True)
+        what = "a black-and-white photo"
+        if image in (None, ""):
+            read_upload(image, what=what)  # says what to do
         working = int(working_size) if working_size and float(working_size) > 0 else None
         load_with_progress(access.studio, spec, None, progress)
-        result = colorize(spec.id, source, working_size=working, strength=1.0 if strength is None else float(strength),
-                          progress=progress_fn(progress, start=0.2))
-        folder = store.call_dir(request)
-        before_path = folder / "before.png"
-        result.source.save(before_path, format="PNG")  # what the colorizer sees: the luminance
+
+        def run(source: Any) -> Any:
+            return colorize(spec.id, source, working_size=working,
+                            strength=1.0 if strength is None else float(strength),
+                            progress=progress_fn(progress, start=0.2))
+
+        done = run_on_upload(image, run, limits=limits, what=what, progress=progress_fn(progress, start=0.2))
         name = f"{slug(Path(str(image)).stem, limit=32)}_{spec.id}"
-        after_path = store.save_png(folder, name, result.image, result.params)
-        return (str(before_path), after_path), after_path
+        return save_outputs(store, store.call_dir(request), name, done)  # before: the luminance the model saw
 
     def model_controls(model_id: str | None, session: list[str] | None) -> str:
         try:
@@ -107,7 +115,7 @@ def build_colorize_tab(
         gr.Examples(rows, [image, model], [slider, download], fn=gpu(run_example), cache_examples=True,
                     cache_mode="lazy", api_name="colorize_example", label="Examples (click one)")
 
-    return ColorizeTab(image, model, info, working_size, strength, slider, download)
+    return ColorizeTab(image, model, info, working_size, strength, slider, download, sends)
 
 
 def reproduce_updates(tab: ColorizeTab, spec: ModelSpec, params: dict[str, Any]) -> dict[Any, Any]:

@@ -18,6 +18,7 @@ import gradio as gr
 from ..contract import JOBS, Task
 from ..errors import UserInputError
 from ..registry import ModelSpec
+from .chain import SendButtons, send_buttons
 from .handlers import gpu, load_with_progress, progress_fn, user_errors
 from .session import ModelAccess, OutputStore
 from .text import spec_blurb
@@ -46,6 +47,8 @@ class GenerateTab:
     gallery: gr.Gallery
     gif: gr.Image
     params: gr.JSON
+    selected: gr.State | None = None  # the gallery index picked (what "Send to …" sends)
+    sends: SendButtons | None = None
 
 
 def label_choices(spec: ModelSpec) -> list[str]:
@@ -160,6 +163,8 @@ def build_generate_tab(
                                  buttons=["download", "fullscreen"])
             gif = gr.Image(label="Animation", type="filepath", visible=False, height=300, elem_id="interpolate-gif",
                            buttons=["download"])
+            sends = send_buttons("generate")  # the selected image (else the first)
+            selected = gr.State(0)
             with gr.Accordion("Parameters of the selected image", open=True):
                 params = gr.JSON(label="Parameters", elem_id="generate-params")
 
@@ -235,6 +240,13 @@ def build_generate_tab(
               api_name="generate", concurrency_id="generate", concurrency_limit=concurrency)
     run_interp.click(interp_fn, [model, seed, seed_b, frames, label, truncation, session_models],
                      [gallery, params, gif], api_name="interpolate", concurrency_id="gpu")
+    def select_index(evt: gr.SelectData) -> int:
+        return int(evt.index) if isinstance(evt.index, int) else 0
+
+    gallery.select(select_index, None, selected, api_name="generate_select", concurrency_limit=None,
+                   show_progress="hidden", api_visibility="undocumented")
+    gallery.change(lambda: 0, None, selected, api_name="generate_select_reset", concurrency_limit=None,
+                   show_progress="hidden", api_visibility="undocumented")
     dice.click(random_seed, None, seed, api_name="random_seed", concurrency_limit=None, show_progress="hidden")
     gallery.select(show_params, gallery, params, api_name="show_params", concurrency_limit=None,
                    show_progress="hidden", api_visibility="undocumented")
@@ -258,7 +270,8 @@ def build_generate_tab(
                     cache_examples=True, cache_mode="lazy", api_name="generate_example",
                     label="Examples (click one)")
 
-    return GenerateTab(model, info, mode, seed, seed_b, count, frames, label, truncation, gallery, gif, params)
+    return GenerateTab(model, info, mode, seed, seed_b, count, frames, label, truncation, gallery, gif, params,
+                       selected, sends)
 
 
 def reproduce_updates(tab: GenerateTab, spec: ModelSpec, params: dict[str, Any]) -> dict[Any, Any]:

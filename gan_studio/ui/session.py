@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PUBLIC_MAX_PIXELS", "PUBLIC_MAX_WORKING_SIZE", "ImageLimits", "ModelAccess", "OutputStore", "slug"]
+__all__ = ["PUBLIC_MAX_ANIMATION_PIXELS", "PUBLIC_MAX_FRAMES", "PUBLIC_MAX_PIXELS", "PUBLIC_MAX_WORKING_SIZE",
+           "ImageLimits", "ModelAccess", "OutputStore", "slug"]
 
 # ---- output files -------------------------------------------------------------------------------
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -142,16 +143,22 @@ class ImageLimits:
     ``max_pixels``: images larger than this are downscaled (aspect ratio kept, with a note) before
     translation or colorization, so full-resolution outputs, tiles and the colorizer's
     full-resolution Lab arrays stay bounded. ``max_working_size``: a larger working size is
-    lowered to this (with a note).
+    lowered to this (with a note). ``max_frames`` and ``max_animation_pixels`` (frames × pixels)
+    bound an animated GIF run frame by frame; above them it is refused before any frame is decoded
+    (``None``: the decoder's own defaults, :data:`gan_studio.image_io.DEFAULT_MAX_FRAMES` and
+    :data:`~gan_studio.image_io.DEFAULT_MAX_ANIMATION_PIXELS`).
     """
 
     max_pixels: int | None = None
     max_working_size: int | None = None
+    max_frames: int | None = None
+    max_animation_pixels: int | None = None
 
     @classmethod
     def public(cls) -> ImageLimits:
         """The caps of a public studio (``--public``, Spaces)."""
-        return cls(max_pixels=PUBLIC_MAX_PIXELS, max_working_size=PUBLIC_MAX_WORKING_SIZE)
+        return cls(max_pixels=PUBLIC_MAX_PIXELS, max_working_size=PUBLIC_MAX_WORKING_SIZE,
+                   max_frames=PUBLIC_MAX_FRAMES, max_animation_pixels=PUBLIC_MAX_ANIMATION_PIXELS)
 
     def fit_image(self, image: Any) -> Any:
         """``image``, downscaled to at most :attr:`max_pixels` (with an info note) if it is larger."""
@@ -191,3 +198,7 @@ class ImageLimits:
 PUBLIC_MAX_PIXELS = 4_000_000
 #: A public studio's largest working size (short side, px).
 PUBLIC_MAX_WORKING_SIZE = 512
+#: Most frames of an animated GIF a public studio runs through a task.
+PUBLIC_MAX_FRAMES = 100
+#: Most pixels in all (frames × width × height) of an animated GIF a public studio runs through a task.
+PUBLIC_MAX_ANIMATION_PIXELS = 25_000_000

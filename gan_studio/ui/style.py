@@ -26,6 +26,7 @@ import gradio as gr
 
 from ..contract import JOBS
 from ..errors import UserInputError
+from .chain import SendButtons, send_buttons
 from .components import UploadImage
 from .handlers import event_time_limit, gpu, load_with_progress, progress_fn, read_upload, user_errors
 from .session import ModelAccess, OutputStore
@@ -53,6 +54,7 @@ class StyleTab:
     result: gr.Image
     gallery: gr.Gallery
     params: gr.JSON
+    sends: SendButtons | None = None
 
 
 def parse_seeds(text: Any, what: str) -> list[int]:
@@ -163,6 +165,7 @@ def build_style_tab(
         with gr.Column(scale=2, min_width=360):
             result = gr.Image(label="Result", type="filepath", format="png", height=460, elem_id="style-result",
                               buttons=["download", "fullscreen"])
+            sends = send_buttons("style")
             gallery = gr.Gallery(label="Images", columns=4, height=300, object_fit="contain", type="filepath",
                                  format="png", elem_id="style-gallery", buttons=["download"])
             with gr.Accordion("Parameters", open=False):
@@ -351,4 +354,4 @@ def build_style_tab(
     run_project.click(gpu(do_project, duration=300), [model, photo, steps, space, session_models],
                       [*outputs, projected], api_name="style_project", concurrency_id="gpu")
     stop_project.click(do_stop, None, None, api_name="style_stop", concurrency_limit=None, show_progress="hidden")
-    return StyleTab(model, info, mode, result, gallery, params)
+    return StyleTab(model, info, mode, result, gallery, params, sends)

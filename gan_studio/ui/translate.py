@@ -18,9 +18,10 @@ import gradio as gr
 from ..contract import JOBS, Task
 from ..errors import UserInputError
 from ..registry import ModelSpec
+from .chain import SendButtons, run_on_upload, save_outputs, send_buttons
 from .components import OpenCheckboxGroup, OpenRadio, UploadImage
 from .handlers import gpu, load_with_progress, progress_fn, read_upload, user_errors
-from .session import ModelAccess, OutputStore, slug
+from .session import ImageLimits, ModelAccess, OutputStore, slug
 from .text import spec_blurb
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class TranslateTab:
     full_resolution: gr.Checkbox
     slider: gr.ImageSlider
     download: gr.File
+    sends: SendButtons | None = None
 
 
 def split_attributes(spec: ModelSpec) -> tuple[list[str], list[tuple[str, ...]]]:
@@ -95,11 +97,13 @@ def build_translate_tab(
     translate: Callable[..., Any],
     translate_attributes: Callable[..., Any],
     examples: Sequence[tuple[str, str]] = (),
+    limits: ImageLimits | None = None,
 ) -> TranslateTab:
     """Lay out the Translate tab (call inside a ``gr.Tab``) and wire its events.
 
     ``translate``/``translate_attributes`` are :meth:`Studio.translate` and
-    :meth:`Studio.translate_attributes`; ``examples`` are ``(image path, model id)`` pairs.
+    :meth:`Studio.translate_attributes`; ``examples`` are ``(image path, model id)`` pairs;
+    ``limits`` bound an animated GIF run frame by frame (see :func:`gan_studio.ui.chain.run_on_upload`).
     """
     ids = access.ids(JOBS["translate"])
     first = access.studio.registry.get(ids[0]) if ids else None
@@ -131,6 +135,7 @@ def build_translate_tab(
             slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="translate-slider",
                                     max_height=520)
             download = gr.File(label="Download PNG", elem_id="translate-download")
+            sends = send_buttons("translate")
 
     @user_errors
     def do_translate(image: str | None, model: str, direction: str | None, attributes: list[str] | None,
@@ -139,30 +144,34 @@ def build_translate_tab(
                      request: gr.Request,
                      progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str]:
         spec = access.spec(model, JOBS["translate"], session, tab="Translate")
-        source = read_upload(image, what="a photo", keep_alpha=True)
+        if image in (None, ""):
+            read_upload(image, what="a photo")  # says what to do
         seed_int = int(seed or 0)
         if seed_int < 0:
             raise UserInputError(f"seed must be 0 or more, got {seed_int}")
-        folder = store.call_dir(request)
         stem = slug(Path(str(image)).stem, limit=32)
+        run: Callable[[Any], Any]
         if spec.task == Task.TRANSLATION:
             variant = (direction or None) if spec.variants else None
             load_with_progress(access.studio, spec, variant, progress)
             working = int(working_size) if working_size and float(working_size) > 0 else None
-            result = translate(spec.id, source, direction=variant, working_size=working, seed=seed_int,
-                               full_resolution=bool(full_resolution),
-                               progress=progress_fn(progress, start=0.2))
+
+            def run(source: Any) -> Any:
+                return translate(spec.id, source, direction=variant, working_size=working, seed=seed_int,
+                                 full_resolution=bool(full_resolution), progress=progress_fn(progress, start=0.2))
+
             name = f"{stem}_{spec.id}{'_' + variant if variant else ''}"
         else:
             chosen = [*(attributes or []), *(g for g in (group_1, group_2, group_3) if g and g != NO_CHANGE)]
             load_with_progress(access.studio, spec, None, progress)
-            result = translate_attributes(spec.id, source, chosen, seed=seed_int,
-                                          progress=progress_fn(progress, start=0.2))
+
+            def run(source: Any) -> Any:
+                return translate_attributes(spec.id, source, chosen, seed=seed_int,
+                                            progress=progress_fn(progress, start=0.2))
+
             name = f"{stem}_{spec.id}_{'+'.join(chosen) or 'unchanged'}"
-        before_path = folder / "before.png"
-        result.source.save(before_path, format="PNG")  # what the model was fed (a crop, say), at the output's size
-        after_path = store.save_png(folder, name, result.image, result.params)
-        return (str(before_path), after_path), after_path
+        done = run_on_upload(image, run, limits=limits, what="a photo", progress=progress_fn(progress, start=0.2))
+        return save_outputs(store, store.call_dir(request), name, done)
 
     def model_controls(model_id: str | None, direction_value: str | None, attribute_values: list[str] | None,
                        group_1: str | None, group_2: str | None, group_3: str | None,
@@ -196,7 +205,7 @@ def build_translate_tab(
                     label="Examples (click one)")
 
     return TranslateTab(image, model, info, direction, attributes, groups, seed, working_size, full_resolution,
-                        slider, download)
+                        slider, download, sends)
 
 
 def reproduce_updates(tab: TranslateTab, spec: ModelSpec, params: dict[str, Any]) -> dict[Any, Any]:
