@@ -113,7 +113,8 @@ def test_documented_constructor_defaults():
         "inference_norm": "batch_stats", "inference_dropout": True,
     }
     assert accepted_kwargs("stargan") == {"conv_dim": 64, "c_dim": 5, "repeat_num": 6, "inference_norm": "instance_stats"}
-    assert accepted_kwargs("colorization_unet") == {"base_channels": 32, "depth": 4, "bin_size": 0, "temperature": 1.0}
+    assert accepted_kwargs("colorization_unet") == {"base_channels": 32, "depth": 4, "bin_size": 0, "temperature": 1.0,
+                                                    "heads": 1}
     assert accepted_kwargs("unet_128")["num_downs"] == 7
 
 
@@ -496,6 +497,32 @@ def test_colorization_classification_head_decodes_the_annealed_mean(monkeypatch)
         assert hot(L).abs().max() < 1e-3
     with pytest.raises(ValueError, match="bin_size > 0"):
         ColorizationUNet(base_channels=4, depth=2).bin_logits(L)
+
+
+def test_colorization_heads_return_their_minmod_consensus():
+    """With several heads the forward keeps, per channel, the value nearest zero if all heads agree in
+    sign, and grey (0) where they disagree."""
+    ab = torch.stack([torch.tensor([0.3, -0.2]), torch.tensor([0.1, 0.4]), torch.tensor([0.5, 0.1])])
+    out = ColorizationUNet.consensus(ab.view(1, 3, 2, 1, 1))
+    assert out.flatten().tolist() == pytest.approx([0.1, 0.0])  # a: all positive -> smallest; b: mixed -> 0
+    neg = ColorizationUNet.consensus(-ab.abs().view(1, 3, 2, 1, 1))
+    assert neg.flatten().tolist() == pytest.approx([-0.1, -0.1])
+    torch.manual_seed(22)
+    g = ColorizationUNet(base_channels=4, depth=2, bin_size=55, heads=3).eval()
+    assert g.head.out_channels == 3 * 25
+    L = torch.rand(2, 1, 8, 8) * 2 - 1
+    with torch.no_grad():
+        per_head = g.decode_heads(g.bin_logits(L))
+        torch.testing.assert_close(g(L), ColorizationUNet.consensus(per_head))
+        single = ColorizationUNet(base_channels=4, depth=2, bin_size=55)
+        single.head.weight.copy_(g.head.weight[25:50])
+        single.head.bias.copy_(g.head.bias[25:50])
+        for name, p in single.named_parameters():
+            if not name.startswith("head."):
+                p.copy_(g.state_dict()[name])
+        torch.testing.assert_close(single(L), per_head[:, 1])  # head 1 decoded alone
+    with pytest.raises(ValueError, match="heads"):
+        ColorizationUNet(heads=2)  # several heads need the classification head
 
 
 def test_colorization_unet_learns():

@@ -26,6 +26,12 @@ Two heads (the ``bin_size`` config argument; the call contract ``G(L) -> ab`` is
   flattens the distribution towards the grid's centre, ab = 0 (greyscale). The grid is symmetric
   around 0, so no temperature adds a colour of its own. Decoding runs in bands of rows so that
   the per-bin probabilities never occupy more than a few million numbers at once.
+* ``heads=K>1`` (with ``bin_size>0``): K classification heads on the same features (one 1×1
+  convolution with ``K * num_bins`` outputs, head-major). Each head is decoded as above, and the
+  forward pass returns their *consensus*, per channel (a and b separately) the "minmod" of the K
+  values: the one closest to zero when all K have the same sign, else 0. Trained on different
+  subsets of the data (the ``photo-colorizer`` recipe leaves one training photo out of each head),
+  the heads agree where a colour holds across photos; where they disagree the output stays grey.
 """
 
 from __future__ import annotations
@@ -64,13 +70,16 @@ class ColorizationUNet(Generator):
             the classification head predicts a distribution over (1 … 110).
         temperature: the annealed-mean decoding temperature of the classification head (> 0;
             1 = the mean of the predicted distribution). Unused by the regression head.
+        heads: number of classification heads whose consensus (minmod) is returned (1 … 16);
+            more than 1 needs ``bin_size > 0``.
     """
 
     architecture = "colorization_unet"
     default_task = Task.COLORIZATION
 
 
-    def __init__(self, base_channels: int = 32, depth: int = 4, bin_size: int = 0, temperature: float = 1.0) -> None:
+    def __init__(self, base_channels: int = 32, depth: int = 4, bin_size: int = 0, temperature: float = 1.0,
+                 heads: int = 1) -> None:
         super().__init__()
         if not isinstance(base_channels, int) or isinstance(base_channels, bool) or base_channels < 1:
             raise ValueError(f"base_channels must be a positive int, got {base_channels!r}")
@@ -80,8 +89,11 @@ class ColorizationUNet(Generator):
             raise ValueError(f"bin_size must be an int in 0 … {AB_MAX} (0 = regression head), got {bin_size!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        if not isinstance(heads, int) or isinstance(heads, bool) or not 1 <= heads <= 16 or (heads > 1 and not bin_size):
+            raise ValueError(f"heads must be an int in 1 … 16 (more than 1 only with bin_size > 0), got {heads!r}")
         self.base_channels = base_channels
         self.depth = depth
+        self.heads = heads
         self.bin_size = bin_size
         self.temperature = float(temperature)
         channels = [base_channels * 2 ** min(level, 2) for level in range(depth + 1)]
@@ -99,7 +111,7 @@ class ColorizationUNet(Generator):
             a, b = torch.meshgrid(axis, axis, indexing="ij")
             # (Q, 2) bin centres, a-major; derived from the config, so not part of the state dict
             self.register_buffer("centres", torch.stack([a.reshape(-1), b.reshape(-1)], 1), persistent=False)
-        self.head = nn.Conv2d(channels[0], self.num_bins if bin_size else 2, kernel_size=1)
+        self.head = nn.Conv2d(channels[0], heads * self.num_bins if bin_size else 2, kernel_size=1)
 
     @property
     def num_bins(self) -> int:
@@ -132,10 +144,12 @@ class ColorizationUNet(Generator):
         for i in reversed(range(self.depth)):
             h = F.interpolate(h, scale_factor=2, mode="nearest")
             h = self.up[i](torch.cat([h, skips[i]], dim=1))
-        return h
+        features: torch.Tensor = h
+        return features
 
     def bin_logits(self, L: torch.Tensor) -> torch.Tensor:
-        """The classification head's logits (N, num_bins, H, W) (training; inference decodes in bands)."""
+        """The classification heads' logits (N, heads * num_bins, H, W), head-major (training;
+        inference decodes in bands)."""
         if not self.bin_size:
             raise ValueError("bin_logits needs the classification head (bin_size > 0)")
         logits: torch.Tensor = self.head(self.features(L))
@@ -148,12 +162,28 @@ class ColorizationUNet(Generator):
         centres = self.centres.to(p.device)
         return torch.einsum("nqhw,qc->nchw", p, centres)
 
+    def decode_heads(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """Logits of all heads (N, heads * Q, H, W) -> each head's annealed mean (N, heads, 2, H, W)."""
+        n, _, h, w = logits.shape
+        per_head = logits.reshape(n * self.heads, self.num_bins, h, w)
+        return self.decode(per_head, temperature).reshape(n, self.heads, 2, h, w)
+
+    @staticmethod
+    def consensus(ab: torch.Tensor) -> torch.Tensor:
+        """Minmod over dim 1 of (N, K, 2, H, W): the value closest to zero where all K share a sign, else 0."""
+        smallest = ab.abs().amin(dim=1)
+        agree = (ab > 0).all(dim=1) | (ab < 0).all(dim=1)
+        return torch.where(agree, smallest * ab[:, 0].sign(), torch.zeros_like(smallest))
+
     def forward(self, L: torch.Tensor) -> torch.Tensor:  # L is the Lab channel's name
         """Predict ab (N, 2, H, W) in [-1, 1] from L (N, 1, H, W) in [-1, 1]."""
         h = self.features(L)
         if not self.bin_size:
             return torch.tanh(self.head(h))
         n, _, rows, cols = h.shape
-        band = max(1, DECODE_CHUNK // max(1, n * self.num_bins * cols))
-        ab = torch.cat([self.decode(self.head(h[:, :, r : r + band])) for r in range(0, rows, band)], dim=2)
-        return ab.to(h.dtype)
+        band = max(1, DECODE_CHUNK // max(1, n * self.heads * self.num_bins * cols))
+        bands = []
+        for r in range(0, rows, band):
+            logits = self.head(h[:, :, r : r + band])
+            bands.append(self.consensus(self.decode_heads(logits)) if self.heads > 1 else self.decode(logits))
+        return torch.cat(bands, dim=2).to(h.dtype)

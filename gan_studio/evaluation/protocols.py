@@ -269,7 +269,7 @@ def ciede2000(lab_a: torch.Tensor, lab_b: torch.Tensor) -> float:
         ) from None
     a = lab_a[0].permute(1, 2, 0).double().numpy()
     b = lab_b[0].permute(1, 2, 0).double().numpy()
-    return float(np.mean(deltaE_ciede2000(a, b)))
+    return float(np.mean(deltaE_ciede2000(a, b)))  # type: ignore[no-untyped-call]  # skimage is untyped
 
 
 def colorization_scores(lab_true: torch.Tensor, lab_pred: torch.Tensor) -> dict[str, float]:
