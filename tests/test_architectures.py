@@ -114,7 +114,7 @@ def test_documented_constructor_defaults():
     }
     assert accepted_kwargs("stargan") == {"conv_dim": 64, "c_dim": 5, "repeat_num": 6, "inference_norm": "instance_stats"}
     assert accepted_kwargs("colorization_unet") == {"base_channels": 32, "depth": 4, "bin_size": 0, "temperature": 1.0,
-                                                    "heads": 1}
+                                                    "heads": 1, "head_priors": None}
     assert accepted_kwargs("unet_128")["num_downs"] == 7
 
 
@@ -523,6 +523,16 @@ def test_colorization_heads_return_their_minmod_consensus():
         torch.testing.assert_close(single(L), per_head[:, 1])  # head 1 decoded alone
     with pytest.raises(ValueError, match="heads"):
         ColorizationUNet(heads=2)  # several heads need the classification head
+    # head priors: subtracted from each head's colour before the consensus; config, not weights
+    priors = [[0.1, 0.2], [0.05, -0.1], [0.0, 0.3]]
+    gp = ColorizationUNet(base_channels=4, depth=2, bin_size=55, heads=3, head_priors=priors).eval()
+    gp.load_state_dict(g.state_dict(), strict=True)
+    with torch.no_grad():
+        shifted = per_head - torch.tensor(priors).view(1, 3, 2, 1, 1)
+        torch.testing.assert_close(gp(L), ColorizationUNet.consensus(shifted))
+    for bad in ([[0.1, 0.2]], [[0.1, 0.2, 0.3]] * 3, [[2.0, 0.0]] * 3):
+        with pytest.raises(ValueError, match="head_priors"):
+            ColorizationUNet(bin_size=55, heads=3, head_priors=bad)
 
 
 def test_colorization_unet_learns():

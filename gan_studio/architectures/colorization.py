@@ -32,6 +32,10 @@ Two heads (the ``bin_size`` config argument; the call contract ``G(L) -> ab`` is
   values: the one closest to zero when all K have the same sign, else 0. Trained on different
   subsets of the data (the ``photo-colorizer`` recipe leaves one training photo out of each head),
   the heads agree where a colour holds across photos; where they disagree the output stays grey.
+* ``head_priors`` (with ``bin_size>0``): one (a, b) per head, in ab/110 units, subtracted from that
+  head's decoded colour before the consensus: each head's average guess on its training photos, so
+  that only what a head sees *in this image* (its deviation from that average) can colour a pixel,
+  never the warm average colour of the training photos themselves.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ class ColorizationUNet(Generator):
             1 = the mean of the predicted distribution). Unused by the regression head.
         heads: number of classification heads whose consensus (minmod) is returned (1 … 16);
             more than 1 needs ``bin_size > 0``.
+        head_priors: ``None``, or one ``[a, b]`` (ab/110 units) per head subtracted from that head's
+            decoded colour (classification head only).
     """
 
     architecture = "colorization_unet"
@@ -79,7 +85,7 @@ class ColorizationUNet(Generator):
 
 
     def __init__(self, base_channels: int = 32, depth: int = 4, bin_size: int = 0, temperature: float = 1.0,
-                 heads: int = 1) -> None:
+                 heads: int = 1, head_priors: list[list[float]] | None = None) -> None:
         super().__init__()
         if not isinstance(base_channels, int) or isinstance(base_channels, bool) or base_channels < 1:
             raise ValueError(f"base_channels must be a positive int, got {base_channels!r}")
@@ -91,9 +97,18 @@ class ColorizationUNet(Generator):
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         if not isinstance(heads, int) or isinstance(heads, bool) or not 1 <= heads <= 16 or (heads > 1 and not bin_size):
             raise ValueError(f"heads must be an int in 1 … 16 (more than 1 only with bin_size > 0), got {heads!r}")
+        if head_priors is not None:
+            ok = bool(bin_size) and isinstance(head_priors, (list, tuple)) and len(head_priors) == heads and all(
+                isinstance(p, (list, tuple)) and len(p) == 2 and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= 1 for v in p)
+                for p in head_priors)
+            if not ok:
+                raise ValueError(f"head_priors must be None or {heads} pairs [a, b] in [-1, 1] (classification head only), "
+                                 f"got {head_priors!r}")
         self.base_channels = base_channels
         self.depth = depth
         self.heads = heads
+        self.head_priors = None if head_priors is None else [[float(v) for v in p] for p in head_priors]
         self.bin_size = bin_size
         self.temperature = float(temperature)
         channels = [base_channels * 2 ** min(level, 2) for level in range(depth + 1)]
@@ -111,6 +126,8 @@ class ColorizationUNet(Generator):
             a, b = torch.meshgrid(axis, axis, indexing="ij")
             # (Q, 2) bin centres, a-major; derived from the config, so not part of the state dict
             self.register_buffer("centres", torch.stack([a.reshape(-1), b.reshape(-1)], 1), persistent=False)
+            priors = torch.tensor(self.head_priors or [[0.0, 0.0]] * heads, dtype=torch.float32)
+            self.register_buffer("priors", priors.view(1, heads, 2, 1, 1), persistent=False)  # config, not weights
         self.head = nn.Conv2d(channels[0], heads * self.num_bins if bin_size else 2, kernel_size=1)
 
     @property
@@ -184,6 +201,6 @@ class ColorizationUNet(Generator):
         band = max(1, DECODE_CHUNK // max(1, n * self.heads * self.num_bins * cols))
         bands = []
         for r in range(0, rows, band):
-            logits = self.head(h[:, :, r : r + band])
-            bands.append(self.consensus(self.decode_heads(logits)) if self.heads > 1 else self.decode(logits))
+            per_head = self.decode_heads(self.head(h[:, :, r : r + band])) - self.priors.to(h.device)
+            bands.append(self.consensus(per_head) if self.heads > 1 else per_head[:, 0])
         return torch.cat(bands, dim=2).to(h.dtype)
