@@ -156,7 +156,7 @@ class ColorizationTrainer(Trainer):
             tiles = [F.interpolate(lab_to_rgb(x), size=size, mode="bilinear", align_corners=False, antialias=True)[0]
                      for x in (grey, pred, lab)]
             pad = torch.ones(3, PREVIEW_HEIGHT, 8)
-            row = torch.cat([tiles[0], pad, tiles[1], pad, tiles[2]], dim=2).clamp(0, 1) * 2 - 1
+            row = torch.cat([tiles[0], pad, tiles[1], pad, tiles[2]], dim=2).clamp(0, 1)
             save_grid(row, out_dir / f"heldout_{name}.png")
             images.append((f"held-out {name}: grey input | colorized | original", f"heldout_{name}.png"))
         return images
@@ -251,7 +251,7 @@ hubble_deep_field, retina and ihc are not photos of everyday scenes."""
                     f"{c['heads']} heads on one U-Net, head k trained on every training photo except photo k "
                     f"({', '.join(f'head {k}: not {n}' for k, n in enumerate(self.photos))}); the model returns their "
                     "consensus (per channel the value nearest zero if all heads agree in sign, else grey): a colour "
-                    "survives only where photos the head never saw agree with it",
+                    "survives only where heads trained on different photos agree on it",
                     "each head's average guess on its own training photos (`head_priors` in the config, computed at "
                     "export from the EMA weights) is subtracted before the consensus, so the training photos' average "
                     "colour is not added to every photo",
@@ -348,8 +348,10 @@ the input left as it was):
   `cast_norm` its length, `cast_norm_excess` how much longer it is than the baseline's, `cast_excess_max` the same
   for the worst image;
 - `chroma`: mean chroma C*ab of the colorized image (`chroma_true`: of the original; the baseline's is 0);
-- an image is *worse than greyscale* when its PSNR is lower **or** its CIEDE2000 higher than the baseline's.
-  Overall numbers are means over images (each image counts once).
+- an image is *worse than greyscale* when its PSNR is lower **or** its CIEDE2000 higher than the baseline's
+  (CIEDE2000 is the stricter of the two on nearly neutral areas, where any tint counts).
+  Overall numbers are means over images (each image counts once). The protocol is deterministic:
+  `n_samples` and `seed` do not change it.
 
 {chr(10).join(rows)}"""
 
@@ -363,7 +365,7 @@ RECIPE = Recipe(
         "scales": [0.4, 0.9], "batch_size": 9, "lr": 5e-4, "betas": [0.9, 0.999], "weight_decay": 0.0,
         "ema_decay": 0.998, "ema_start": 500, "eval_samples": 1000,
     },
-    steps=2500,
+    steps=1000,
     tiny={"base_channels": 4, "depth": 2, "bin_size": 55, "patch": 32, "batch_size": 3, "ema_start": 0,
           "eval_samples": 4, "log_every": 1, "checkpoint_every": 1, "sample_every": 1000},
     sample_every=500, checkpoint_every=250, log_every=10,
