@@ -176,7 +176,7 @@ class ColorizationUNet(Generator):
         """Annealed mean of bin logits (N, Q, H, W) -> ab/110 (N, 2, H, W), computed in fp32."""
         t = self.temperature if temperature is None else temperature
         p = torch.softmax(logits.float() / t, dim=1)
-        centres = self.centres.to(p.device)
+        centres = self.get_buffer("centres").to(p.device)
         return torch.einsum("nqhw,qc->nchw", p, centres)
 
     def decode_heads(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
@@ -201,6 +201,6 @@ class ColorizationUNet(Generator):
         band = max(1, DECODE_CHUNK // max(1, n * self.heads * self.num_bins * cols))
         bands = []
         for r in range(0, rows, band):
-            per_head = self.decode_heads(self.head(h[:, :, r : r + band])) - self.priors.to(h.device)
+            per_head = self.decode_heads(self.head(h[:, :, r : r + band])) - self.get_buffer("priors").to(h.device)
             bands.append(self.consensus(per_head) if self.heads > 1 else per_head[:, 0])
         return torch.cat(bands, dim=2).to(h.dtype)

@@ -210,8 +210,8 @@ class ColorizationTrainer(Trainer):
             "exclusive": [],
             "license": cards.MODEL_LICENSE,
             "description": (
-                "Cautious colorizer for grayscale photos (L → distribution over ab bins, decoded to its mean); "
-                "trained on three photos bundled with scikit-learn/scikit-image, so its colours are faint"
+                "Cautious colorizer: adds very faint colour only where it is confident and leaves the rest grey; "
+                "it cannot restore a photo's real colours (trained on three photos bundled with scikit-learn/scikit-image)"
             ),
             "recipe": "photo-colorizer",
             "preprocess": {"working_size": WORKING_SIZE},
