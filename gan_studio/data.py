@@ -147,6 +147,14 @@ PHOTOS: dict[str, Photo] = {
 # no licence stated), color.png (no licence stated), hubble_deep_field/retina/ihc (not photos of
 # everyday scenes).
 
+# The colorizer's split, by whole photo (a photo is either trained on or held out, never both), chosen
+# by content, not by colour: half the photos each, with a sky in both halves. Training: china
+# (daylight sky, trees, water, a building), flower (a flower, leaves), coffee (an interior: cup,
+# saucer, wooden table). Held out: astronaut (skin, hair, a flag, a spacesuit), chelsea (an animal's
+# fur), rocket (a dusk sky, launch towers, lights). No bundled photo with a licence shows a street.
+COLORIZATION_TRAIN_PHOTOS = ("china", "flower", "coffee")
+COLORIZATION_HELDOUT_PHOTOS = ("astronaut", "chelsea", "rocket")
+
 
 def photo_path(name: str) -> Path:
     """Path of a bundled photo (``ValueError`` listing the valid names for an unknown one)."""

@@ -113,7 +113,8 @@ def test_documented_constructor_defaults():
         "inference_norm": "batch_stats", "inference_dropout": True,
     }
     assert accepted_kwargs("stargan") == {"conv_dim": 64, "c_dim": 5, "repeat_num": 6, "inference_norm": "instance_stats"}
-    assert accepted_kwargs("colorization_unet") == {"base_channels": 32, "depth": 4}
+    assert accepted_kwargs("colorization_unet") == {"base_channels": 32, "depth": 4, "bin_size": 0, "temperature": 1.0,
+                                                    "heads": 1, "head_priors": None}
     assert accepted_kwargs("unet_128")["num_downs"] == 7
 
 
@@ -153,6 +154,8 @@ def test_unknown_kwarg_is_named_with_the_accepted_ones():
         ("pix2pix_unet", {"num_downs": 4}, "num_downs"),
         ("stargan", {"inference_norm": "batch_stats"}, "'batch_stats'"),
         ("colorization_unet", {"depth": 0}, "depth"),
+        ("colorization_unet", {"bin_size": 111}, "bin_size"),
+        ("colorization_unet", {"bin_size": 20, "temperature": 0}, "temperature"),
         ("dcgan", {"ngf": "64"}, "ngf"),
     ],
 )
@@ -464,6 +467,72 @@ def test_colorization_unet_contract():
         g(torch.zeros(1, 1, 12, 16))
     with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
         g(torch.zeros(1, 3, 16, 16))
+
+
+def test_colorization_classification_head_decodes_the_annealed_mean(monkeypatch):
+    """The bin head's forward is the (annealed) mean of softmax(logits / T) over the bin centres."""
+    import gan_studio.architectures.colorization as C
+
+    torch.manual_seed(21)
+    g = ColorizationUNet(base_channels=4, depth=2, bin_size=55).eval()  # centres -110, -55, 0, 55, 110
+    assert g.num_bins == 25 and g.head.out_channels == 25
+    assert "centres" not in g.state_dict()  # derived from the config, not stored
+    L = torch.rand(2, 1, 12, 8) * 2 - 1
+    with torch.no_grad():
+        logits = g.bin_logits(L)
+        p = torch.softmax(logits, 1)
+        centres = torch.tensor([[a, b] for a in (-1.0, -0.5, 0.0, 0.5, 1.0) for b in (-1.0, -0.5, 0.0, 0.5, 1.0)])
+        expected = torch.einsum("nqhw,qc->nchw", p, centres)
+        torch.testing.assert_close(g(L), expected)
+        # decoding in bands of rows gives the same numbers
+        monkeypatch.setattr(C, "DECODE_CHUNK", 25 * 8 * 2)
+        torch.testing.assert_close(g(L), expected)
+        # temperature: -> 0 picks the most likely bin, large flattens to the grid's centre (grey)
+        spread = torch.randn(1, 25, 3, 3) * 10
+        sharp = g.decode(spread, temperature=1e-3)
+        torch.testing.assert_close(sharp, centres[spread.argmax(1)].permute(0, 3, 1, 2))
+        assert g.decode(logits, temperature=1e4).abs().max() < 1e-3
+        hot = ColorizationUNet(base_channels=4, depth=2, bin_size=55, temperature=1e4)
+        hot.load_state_dict(g.state_dict(), strict=True)
+        assert hot(L).abs().max() < 1e-3
+    with pytest.raises(ValueError, match="bin_size > 0"):
+        ColorizationUNet(base_channels=4, depth=2).bin_logits(L)
+
+
+def test_colorization_heads_return_their_minmod_consensus():
+    """With several heads the forward keeps, per channel, the value nearest zero if all heads agree in
+    sign, and grey (0) where they disagree."""
+    ab = torch.stack([torch.tensor([0.3, -0.2]), torch.tensor([0.1, 0.4]), torch.tensor([0.5, 0.1])])
+    out = ColorizationUNet.consensus(ab.view(1, 3, 2, 1, 1))
+    assert out.flatten().tolist() == pytest.approx([0.1, 0.0])  # a: all positive -> smallest; b: mixed -> 0
+    neg = ColorizationUNet.consensus(-ab.abs().view(1, 3, 2, 1, 1))
+    assert neg.flatten().tolist() == pytest.approx([-0.1, -0.1])
+    torch.manual_seed(22)
+    g = ColorizationUNet(base_channels=4, depth=2, bin_size=55, heads=3).eval()
+    assert g.head.out_channels == 3 * 25
+    L = torch.rand(2, 1, 8, 8) * 2 - 1
+    with torch.no_grad():
+        per_head = g.decode_heads(g.bin_logits(L))
+        torch.testing.assert_close(g(L), ColorizationUNet.consensus(per_head))
+        single = ColorizationUNet(base_channels=4, depth=2, bin_size=55)
+        single.head.weight.copy_(g.head.weight[25:50])
+        single.head.bias.copy_(g.head.bias[25:50])
+        for name, p in single.named_parameters():
+            if not name.startswith("head."):
+                p.copy_(g.state_dict()[name])
+        torch.testing.assert_close(single(L), per_head[:, 1])  # head 1 decoded alone
+    with pytest.raises(ValueError, match="heads"):
+        ColorizationUNet(heads=2)  # several heads need the classification head
+    # head priors: subtracted from each head's colour before the consensus; config, not weights
+    priors = [[0.1, 0.2], [0.05, -0.1], [0.0, 0.3]]
+    gp = ColorizationUNet(base_channels=4, depth=2, bin_size=55, heads=3, head_priors=priors).eval()
+    gp.load_state_dict(g.state_dict(), strict=True)
+    with torch.no_grad():
+        shifted = per_head - torch.tensor(priors).view(1, 3, 2, 1, 1)
+        torch.testing.assert_close(gp(L), ColorizationUNet.consensus(shifted))
+    for bad in ([[0.1, 0.2]], [[0.1, 0.2, 0.3]] * 3, [[2.0, 0.0]] * 3):
+        with pytest.raises(ValueError, match="head_priors"):
+            ColorizationUNet(bin_size=55, heads=3, head_priors=bad)
 
 
 def test_colorization_unet_learns():

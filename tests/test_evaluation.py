@@ -116,6 +116,102 @@ def test_untrained_generator_fails_the_bars(tmp_path):
     assert "FAIL  class_accuracy" in format_report(metrics)
 
 
+# ---- colorization protocol ---------------------------------------------------------------------
+class _ConstantColorizer(torch.nn.Module):
+    """G(L) = the same ab/110 everywhere (zero = the greyscale baseline itself)."""
+
+    size_multiple = 16
+
+    def __init__(self, a: float, b: float) -> None:
+        super().__init__()
+        self.ab = torch.tensor([a, b]) / 110.0
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        return self.ab.view(1, 2, 1, 1).expand(L.shape[0], 2, *L.shape[2:]).clone()
+
+
+@pytest.fixture(scope="module")
+def greyscale_scores():
+    from gan_studio.evaluation import colorization_eval
+
+    return colorization_eval(_ConstantColorizer(0.0, 0.0), "cpu", 64)
+
+
+def test_colorization_split_is_every_photo_once_and_the_set_has_crops():
+    from gan_studio import data as D
+    from gan_studio.evaluation.protocols import COLORIZATION_CROPS, colorization_heldout_images
+
+    train, held = set(D.COLORIZATION_TRAIN_PHOTOS), set(D.COLORIZATION_HELDOUT_PHOTOS)
+    assert not train & held and train | held == set(D.PHOTOS)
+    images = dict(colorization_heldout_images())
+    assert len(images) >= 12 and len(images) == len(held) * (1 + len(COLORIZATION_CROPS))
+    chelsea = D.load_photo("chelsea")
+    h, w = chelsea.shape[:2]
+    np.testing.assert_array_equal(images["chelsea"], chelsea)
+    np.testing.assert_array_equal(images["chelsea/top-left"], chelsea[: h // 2, : w // 2])
+    np.testing.assert_array_equal(images["chelsea/bottom-right"], chelsea[h - h // 2 :, w - w // 2 :])
+
+
+def test_greyscale_output_scores_exactly_the_baseline(greyscale_scores):
+    m = greyscale_scores
+    assert m["images"] >= 12 and len(m["per_image"]) == m["images"]
+    pairs = [("psnr_ab_db", "psnr_ab_baseline_db")] + [(k, f"{k}_baseline") for k in ("ciede2000", "cast_a", "cast_b", "cast_norm")]
+    for key, base in pairs:
+        assert m[key] == m[base], key
+        for name, s in m["per_image"].items():
+            assert s[key] == s[base], (name, key)
+    assert m["psnr_ab_gain_db"] == 0 and m["ciede2000_gain"] == 0 and m["chroma"] == 0
+    assert m["images_worse_than_greyscale"] == 0 and m["share_not_worse_than_greyscale"] == 1.0
+    assert m["cast_norm_excess"] == 0 and m["cast_excess_max"] == 0
+    # the baseline's cast is minus the mean colour of each image
+    from gan_studio.evaluation.protocols import colorization_heldout_images
+    from gan_studio.image_io import rgb_to_lab
+
+    rgb = dict(colorization_heldout_images())["rocket/top-left"]
+    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])
+    s = m["per_image"]["rocket/top-left"]
+    assert s["cast_a_baseline"] == pytest.approx(-float(lab[0, 1].mean()), abs=1e-3)
+    assert s["cast_b_baseline"] == pytest.approx(-float(lab[0, 2].mean()), abs=1e-3)
+    assert s["chroma_true"] == pytest.approx(float(lab[0, 1:].norm(dim=0).mean()), abs=1e-3)
+
+
+def test_a_known_cast_is_measured_as_that_cast(greyscale_scores):
+    from gan_studio.evaluation import colorization_eval
+    from gan_studio.evaluation.protocols import colorization_scores
+
+    # scored directly: true colours plus a fixed offset
+    gen = torch.Generator().manual_seed(3)
+    lab = torch.cat([torch.rand(1, 1, 8, 8, generator=gen) * 100, torch.randn(1, 2, 8, 8, generator=gen) * 20], 1)
+    shifted = lab + torch.tensor([0.0, 6.0, -4.0]).view(1, 3, 1, 1)
+    s = colorization_scores(lab, shifted)
+    assert s["cast_a"] == pytest.approx(6.0, abs=1e-4) and s["cast_b"] == pytest.approx(-4.0, abs=1e-4)
+    assert colorization_scores(lab, lab)["ciede2000"] == 0.0 and colorization_scores(lab, lab)["psnr_ab_db"] == math.inf
+    assert s["psnr_ab_db"] == pytest.approx(10 * math.log10(220**2 / ((36 + 16) / 2)), abs=1e-6)
+    # through the protocol: a constant orange output adds exactly its colour to every image's offset,
+    # and fails the do-no-harm bars (a blue sky turned orange)
+    m = {"task": "colorization", **colorization_eval(_ConstantColorizer(20.0, 40.0), "cpu", 64)}
+    for name, s in m["per_image"].items():
+        base = greyscale_scores["per_image"][name]
+        assert s["cast_a"] == pytest.approx(base["cast_a_baseline"] + 20.0, abs=2e-3), name
+        assert s["cast_b"] == pytest.approx(base["cast_b_baseline"] + 40.0, abs=2e-3), name
+    assert m["cast_a"] == pytest.approx(greyscale_scores["cast_a"] + 20.0, abs=2e-3)
+    results = {r.metric: r.passed for r in check_bars(m)}
+    assert not results["cast_excess_max"] and not results["share_not_worse_than_greyscale"]
+    assert not results["psnr_ab_gain_db"] and not meets_bars(m)
+
+
+def test_ciede2000_matches_skimage_on_a_known_pair():
+    from skimage.color import deltaE_ciede2000
+
+    from gan_studio.evaluation.protocols import ciede2000
+
+    # Sharma, Wu & Dalal (2005), test pair 1: (50, 2.6772, -79.7751) vs (50, 0, -82.7485) -> 2.0425
+    a = torch.tensor([50.0, 2.6772, -79.7751]).view(1, 3, 1, 1)
+    b = torch.tensor([50.0, 0.0, -82.7485]).view(1, 3, 1, 1)
+    assert ciede2000(a, b) == pytest.approx(2.0425, abs=1e-4)
+    assert ciede2000(a, b) == pytest.approx(float(deltaE_ciede2000(a[0, :, 0, 0].numpy(), b[0, :, 0, 0].numpy())), abs=1e-5)
+
+
 # ---- committed checkpoints ---------------------------------------------------------------------
 COMMITTED = ["digits-dcgan", "digits-cgan", "photo2sketch", "digits-stargan", "photo-colorizer"]
 
@@ -141,6 +237,9 @@ def test_card_numbers_are_reproduced_exactly(model_id):
     for key, value in stored.items():
         if isinstance(value, float):
             assert fresh[key] == pytest.approx(value, abs=1e-3), key
+    for name, scores in stored.get("per_image", {}).items():  # the colorizer's per-image table
+        for key, value in scores.items():
+            assert fresh["per_image"][name][key] == pytest.approx(value, abs=1e-3), (name, key)
     card = (folder / "README.md").read_text()
     assert "| bar | value | result |" in card and "FAIL" not in card
 

@@ -80,3 +80,24 @@ def test_every_tab_describes_the_chosen_model() -> None:
     blurb = spec_blurb(spec)
     assert "digits-cgan" in blurb and "conditional" in blurb and "`conditional_dcgan`" in blurb
     assert f"licence: {spec.license}" in blurb and spec.description.split(",")[0][:20] in blurb
+
+
+def test_colorizer_card_reports_every_heldout_image_beside_the_greyscale_baseline() -> None:
+    """Issue 15: the embedded colorizer's card states, per held-out image and overall, its scores next
+    to leaving the photo grey, what it can and cannot do, and shows every held-out photo."""
+    import json
+
+    folder = REPO / "checkpoints" / "photo-colorizer"
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["images"] >= 12 and len(metrics["per_image"]) == metrics["images"]
+    assert "| image | PSNR ab (dB) | greyscale | CIEDE2000 | greyscale |" in card
+    for name, scores in metrics["per_image"].items():
+        row = next(line for line in card.splitlines() if line.startswith(f"| {name} |"))
+        assert f"{scores['psnr_ab_db']:.2f}" in row and f"{scores['psnr_ab_baseline_db']:.2f}" in row
+        assert f"{scores['ciede2000']:.2f}" in row and f"{scores['ciede2000_baseline']:.2f}" in row
+    assert f"| **overall (mean of {metrics['images']})** |" in card
+    assert "**What it can do:**" in card and "**What it cannot do:**" in card
+    for photo in metrics["heldout_photos"]:
+        assert f"](heldout_{photo}.png)" in card and (folder / f"heldout_{photo}.png").is_file()
+    assert not any(f"heldout_{p.stem.split('_', 1)[1]}" not in card for p in folder.glob("heldout_*.png"))

@@ -24,7 +24,7 @@ EXAMPLES = REPO / "examples"
 PINNED: dict[str, str] = {
     "cgan": "6de3fe8dc6301f4646b3ed385ca7a13bd7fb7b40ec020c7dc15bd5e7c09f2a24",
     "cgan-interpolate": "ca270a759a50901ae9025dee9b8db4a032188fbc5b03f786ef9445a9cf8c462d",
-    "colorizer": "4806cb32b461bad85c093388005acfc0e7348747bfa97bc0b375a13290302618",
+    "colorizer": "e10165cb31a14e56537913e0ded9845f01d2ffbf3e575217169edb836f2bb8db",  # re-pinned: issue 15 retrained photo-colorizer
     "dcgan": "298befe3d1a4f9de06bc79a168cd294a80c5b25fcfb6a88d87a4d0bcc83a0cda",
     "dcgan-truncated": "2aea0457386eba4e3a574e397d15b518e59315a69f5f2c0e31f48c5f30151912",
     "diffusion": "ed87fb0e1d53b1eed247dec020c47d7480f6c6dcaeef1f50310529fc0485a570",

@@ -73,7 +73,7 @@ def test_resume_refuses_a_different_config(tmp_path):
         train("digits-dcgan", tmp_path, steps=2, overrides=tiny, progress=False, export=False)
 
 
-@pytest.mark.parametrize("name", ["digits-cgan", "photo2sketch"])
+@pytest.mark.parametrize("name", ["digits-cgan", "photo2sketch", "photo-colorizer"])
 def test_tiny_export_writes_a_strictly_loadable_model_folder_and_card(name, tmp_path):
     from gan_studio.evaluation import load_folder
 
@@ -92,3 +92,30 @@ def test_tiny_export_writes_a_strictly_loadable_model_folder_and_card(name, tmp_
     assert "library_name: gan_studio" in card
     assert f"python -m gan_studio train {name}" in card
     assert (out / "samples.png").is_file()
+
+
+def test_colorizer_soft_targets_are_distributions_whose_mean_is_the_true_ab():
+    from gan_studio.architectures import build_architecture
+    from gan_studio.training.colorization import soft_bin_targets
+
+    g = build_architecture("colorization_unet", {"base_channels": 4, "depth": 2, "bin_size": 20})
+    gen = torch.Generator().manual_seed(5)
+    ab = (torch.rand(2, 2, 6, 6, generator=gen) * 2 - 1) * (100 / 110)  # inside the grid (±100)
+    t = soft_bin_targets(ab, 20)
+    assert t.shape == (2, g.num_bins, 6, 6) and t.min() >= 0
+    torch.testing.assert_close(t.sum(1), torch.ones(2, 6, 6))
+    assert int((t > 0).sum(1).max()) <= 4  # the four surrounding bins
+    torch.testing.assert_close(torch.einsum("nqhw,qc->nchw", t, g.centres), ab)
+    # outside the grid the target is the nearest edge: still a distribution
+    edge = soft_bin_targets(torch.ones(1, 2, 1, 1), 20)
+    assert float(edge.sum()) == pytest.approx(1.0) and int(edge.argmax()) == g.num_bins - 1
+
+
+def test_colorizer_split_keeps_heldout_photos_out_of_training():
+    from gan_studio import data as D
+    from gan_studio.training.colorization import ColorizationTrainer
+
+    trainer = ColorizationTrainer({**RECIPES["photo-colorizer"].config, **RECIPES["photo-colorizer"].tiny},
+                                  torch.device("cpu"), 0)
+    assert trainer.photos == D.COLORIZATION_TRAIN_PHOTOS
+    assert not set(trainer.photos) & set(D.COLORIZATION_HELDOUT_PHOTOS)

@@ -27,8 +27,19 @@ BARS: dict[str, dict[str, tuple[str, float]]] = {
     "multidomain": {
         "attribute_accuracy_min": (">=", 0.80),
     },
+    # Colorization (issue 15, "do no harm"): on the held-out photos and their crops the model must beat
+    # the greyscale baseline (ab = 0) on average in both PSNR and CIEDE2000, be no worse than it on at
+    # least 80 % of the images, and add no systematic cast. The cast bars are relative to the baseline,
+    # whose own mean a*b* offset is minus the set's mean colour (11 a*b* units on the current set, so
+    # an absolute bound of a few units would fail greyscale itself): the mean offset may be no longer
+    # than the baseline's, and on no single image more than 5 a*b* units longer (about two just-
+    # noticeable differences, ΔE ≈ 2.3 each; a blue sky turned orange exceeds it many times over).
     "colorization": {
         "psnr_ab_gain_db": (">", 0.0),
+        "ciede2000_gain": (">", 0.0),
+        "share_not_worse_than_greyscale": (">=", 0.8),
+        "cast_norm_excess": ("<=", 0.0),
+        "cast_excess_max": ("<=", 5.0),
     },
 }
 

@@ -13,20 +13,26 @@ protocol from the model folder's task and adds the bars.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data import COLORIZATION_HELDOUT_PHOTOS
 from ..errors import CheckpointError
 from . import metrics as M
 from .classifiers import load_evaluator, predict
 
 # Translation: crops for the domain classifier (pixels) and the working short side.
 TRANSLATION_CROP = 64
-# Colorization: held-out photos (never used in training) and the studio's working short side.
-COLORIZATION_HELDOUT = ("chelsea", "coffee")
+# Colorization: held-out photos (never used in training; the split is in gan_studio.data).
+COLORIZATION_HELDOUT = COLORIZATION_HELDOUT_PHOTOS
+#: the crops of each held-out photo the colorization protocol scores besides the whole photo: its four
+#: quadrants (top-left, top-right, bottom-left, bottom-right), a fixed rule that does not look at colour
+COLORIZATION_CROPS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
 
 def _batched(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, batch_size: int = 200) -> torch.Tensor:
@@ -210,50 +216,137 @@ def evaluate_multidomain(G: Callable[..., torch.Tensor], kwargs: Mapping[str, An
     return out
 
 
+def colorization_heldout_images(names: tuple[str, ...] = COLORIZATION_HELDOUT) -> list[tuple[str, np.ndarray]]:
+    """The colorization protocol's images: each held-out photo whole, then its :data:`COLORIZATION_CROPS`.
+
+    Returns ``(name, RGB float32 (H, W, 3) in [0, 1])`` pairs; crops are named ``photo/quadrant``.
+    """
+    from ..data import load_photo
+
+    images: list[tuple[str, np.ndarray]] = []
+    for name in names:
+        rgb = load_photo(name)
+        h, w = rgb.shape[:2]
+        images.append((name, rgb))
+        for crop in COLORIZATION_CROPS:
+            top = 0 if crop.startswith("top") else h - h // 2
+            left = 0 if crop.endswith("left") else w - w // 2
+            images.append((f"{name}/{crop}", rgb[top : top + h // 2, left : left + w // 2]))
+    return images
+
+
+def colorize_like_the_studio(G: Callable[..., torch.Tensor], rgb: torch.Tensor, working_size: int,
+                             device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Colorize RGB (1, 3, H, W) in [0, 1] as the studio does: ab predicted from the L of a copy
+    resized to ``working_size`` short side (a multiple of the model's ``size_multiple``), upsampled
+    bilinearly to full resolution and joined with the full-resolution L.
+
+    Returns ``(Lab true (1, 3, H, W), Lab colorized (1, 3, H, W))`` in L*a*b* units.
+    """
+    from ..image_io import rgb_to_lab
+
+    lab = rgb_to_lab(rgb)
+    h, w = lab.shape[-2:]
+    m = getattr(G, "size_multiple", 16)
+    scale = working_size / min(h, w)
+    sh, sw = max(m, round(h * scale / m) * m), max(m, round(w * scale / m) * m)
+    small = F.interpolate(rgb, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
+    L_small = rgb_to_lab(small.clamp(0, 1))[:, :1] / 50.0 - 1.0
+    with torch.no_grad():
+        ab_small = G(L_small.to(device)).float().cpu()
+    ab = F.interpolate(ab_small, size=(h, w), mode="bilinear", align_corners=False)
+    return lab, torch.cat([lab[:, :1], ab * 110.0], 1)
+
+
+def ciede2000(lab_a: torch.Tensor, lab_b: torch.Tensor) -> float:
+    """Mean CIEDE2000 colour difference of two Lab images (1, 3, H, W) (``skimage.color.deltaE_ciede2000``)."""
+    try:
+        from skimage.color import deltaE_ciede2000
+    except ImportError:  # scikit-image is a test/tools dependency, not a runtime one
+        raise CheckpointError(
+            "evaluating a colorizer needs scikit-image for CIEDE2000 (pip install 'scikit-image>=0.24', "
+            "or pip install -r requirements-test.txt)"
+        ) from None
+    a = lab_a[0].permute(1, 2, 0).double().numpy()
+    b = lab_b[0].permute(1, 2, 0).double().numpy()
+    return float(np.mean(deltaE_ciede2000(a, b)))  # type: ignore[no-untyped-call]  # skimage is untyped
+
+
+def colorization_scores(lab_true: torch.Tensor, lab_pred: torch.Tensor) -> dict[str, float]:
+    """Scores of one colorized image (Lab, (1, 3, H, W), the same L) against its true colours and
+    against the greyscale baseline (ab = 0, the input as it was):
+
+    ``psnr_ab_db`` (PSNR of ab, data range 220 a*b* units, i.e. 2 in the contract's ab/110 units),
+    ``ciede2000`` (mean CIEDE2000 per pixel), each with ``_baseline``; ``chroma``/``chroma_true`` (mean
+    chroma C*ab of the colorized and the true image; the baseline's is 0); and ``cast_a``/``cast_b`` (the
+    mean a*/b* offset, colorized minus true, in a*b* units) with the baseline's (= minus the mean colour).
+    """
+    grey = torch.cat([lab_true[:, :1], torch.zeros_like(lab_true[:, 1:])], 1)
+    ab_true = lab_true[:, 1:] / 110.0
+    offset = (lab_pred[:, 1:] - lab_true[:, 1:]).mean(dim=(0, 2, 3))
+    return {
+        "psnr_ab_db": M.psnr(lab_pred[:, 1:] / 110.0, ab_true, data_range=2.0),
+        "psnr_ab_baseline_db": M.psnr(grey[:, 1:] / 110.0, ab_true, data_range=2.0),
+        "ciede2000": ciede2000(lab_true, lab_pred),
+        "ciede2000_baseline": ciede2000(lab_true, grey),
+        "chroma": float(lab_pred[:, 1:].norm(dim=1).mean()),
+        "chroma_true": float(lab_true[:, 1:].norm(dim=1).mean()),
+        "cast_a": float(offset[0]),
+        "cast_b": float(offset[1]),
+        "cast_a_baseline": -float(lab_true[:, 1].mean()),
+        "cast_b_baseline": -float(lab_true[:, 2].mean()),
+    }
+
+
 def colorization_eval(G: Callable[..., torch.Tensor], device: str, working_size: int,
                       names: tuple[str, ...] = COLORIZATION_HELDOUT) -> dict[str, Any]:
-    """ab PSNR vs the grayscale baseline and colourfulness on held-out photos (studio-style run:
-    predict at ``working_size`` short side, upsample ab to full resolution)."""
-    from ..data import load_photo
-    from ..image_io import lab_to_rgb, rgb_to_lab
+    """Score a colorizer on :func:`colorization_heldout_images` against the greyscale baseline.
 
+    Each image is colorized as the studio does it (:func:`colorize_like_the_studio`) and scored by
+    :func:`colorization_scores`. An image is *worse than greyscale* when its ab PSNR is lower or its
+    CIEDE2000 higher than the baseline's. Overall numbers are means over the images (each image
+    counts once, whatever its size); ``cast_norm`` is the length of the mean (a*, b*) offset,
+    ``cast_norm_excess`` how much longer it is than the greyscale baseline's (the baseline's offset is
+    minus the set's mean colour), and ``cast_excess_max`` the same difference for the worst single image.
+    """
     per: dict[str, Any] = {}
-    psnrs, base_psnrs, col_pred, col_true = [], [], [], []
-    for name in names:
-        rgb = torch.from_numpy(load_photo(name)).permute(2, 0, 1)[None]
-        lab = rgb_to_lab(rgb)
-        L = lab[:, :1] / 50.0 - 1.0
-        ab_true = lab[:, 1:] / 110.0
-        h, w = L.shape[-2:]
-        m = getattr(G, "size_multiple", 16)
-        scale = working_size / min(h, w)
-        sh, sw = max(m, round(h * scale / m) * m), max(m, round(w * scale / m) * m)
-        small = F.interpolate(rgb, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
-        L_small = rgb_to_lab(small.clamp(0, 1))[:, :1] / 50.0 - 1.0
-        with torch.no_grad():
-            ab_small = G(L_small.to(device)).float().cpu()
-        ab = F.interpolate(ab_small, size=(h, w), mode="bilinear", align_corners=False)
-        p = M.psnr(ab, ab_true, data_range=2.0)
-        b = M.psnr(torch.zeros_like(ab_true), ab_true, data_range=2.0)
-        out_rgb = lab_to_rgb(torch.cat([(L + 1.0) * 50.0, ab * 110.0], 1))[0].permute(1, 2, 0).numpy()
-        cp, ct = M.colourfulness(out_rgb), M.colourfulness(load_photo(name))
-        per[name] = {"psnr_ab_db": round(p, 3), "psnr_ab_baseline_db": round(b, 3),
-                     "colourfulness": round(cp, 2), "colourfulness_true": round(ct, 2)}
-        psnrs.append(p)
-        base_psnrs.append(b)
-        col_pred.append(cp)
-        col_true.append(ct)
+    rows: list[dict[str, float]] = []
+    for name, img in colorization_heldout_images(names):
+        rgb = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+        lab_true, lab_pred = colorize_like_the_studio(G, rgb, working_size, device)
+        s = colorization_scores(lab_true, lab_pred)
+        worse = s["psnr_ab_db"] < s["psnr_ab_baseline_db"] or s["ciede2000"] > s["ciede2000_baseline"]
+        s["cast_norm"] = math.hypot(s["cast_a"], s["cast_b"])
+        s["cast_norm_baseline"] = math.hypot(s["cast_a_baseline"], s["cast_b_baseline"])
+        rows.append({**s, "worse": float(worse)})
+        per[name] = {**{k: round(v, 3) for k, v in s.items()}, "worse_than_greyscale": worse}
 
-    def mean(v: list[float]) -> float:
-        return sum(v) / len(v)
+    def mean(key: str) -> float:
+        return sum(r[key] for r in rows) / len(rows)
 
+    worse_count = int(sum(r["worse"] for r in rows))
+    cast_a, cast_b = mean("cast_a"), mean("cast_b")
+    base_a, base_b = mean("cast_a_baseline"), mean("cast_b_baseline")
     return {
-        "psnr_ab_db": round(mean(psnrs), 3),
-        "psnr_ab_baseline_db": round(mean(base_psnrs), 3),
-        "psnr_ab_gain_db": round(mean(psnrs) - mean(base_psnrs), 3),
-        "colourfulness": round(mean(col_pred), 2),
-        "colourfulness_true": round(mean(col_true), 2),
-        "colourfulness_baseline": 0.0,
+        "psnr_ab_db": round(mean("psnr_ab_db"), 3),
+        "psnr_ab_baseline_db": round(mean("psnr_ab_baseline_db"), 3),
+        "psnr_ab_gain_db": round(mean("psnr_ab_db") - mean("psnr_ab_baseline_db"), 3),
+        "ciede2000": round(mean("ciede2000"), 3),
+        "ciede2000_baseline": round(mean("ciede2000_baseline"), 3),
+        "ciede2000_gain": round(mean("ciede2000_baseline") - mean("ciede2000"), 3),
+        "chroma": round(mean("chroma"), 3),
+        "chroma_true": round(mean("chroma_true"), 3),
+        "images": len(rows),
+        "images_worse_than_greyscale": worse_count,
+        "share_not_worse_than_greyscale": round(1.0 - worse_count / len(rows), 4),
+        "cast_a": round(cast_a, 3),
+        "cast_b": round(cast_b, 3),
+        "cast_norm": round(math.hypot(cast_a, cast_b), 3),
+        "cast_a_baseline": round(base_a, 3),
+        "cast_b_baseline": round(base_b, 3),
+        "cast_norm_baseline": round(math.hypot(base_a, base_b), 3),
+        "cast_norm_excess": round(math.hypot(cast_a, cast_b) - math.hypot(base_a, base_b), 3),
+        "cast_excess_max": round(max(r["cast_norm"] - r["cast_norm_baseline"] for r in rows), 3),
         "heldout_photos": list(names),
         "working_size": working_size,
         "per_image": per,

@@ -7,7 +7,16 @@ from typing import Any
 
 from ..registry import ModelSpec
 
-__all__ = ["markdown_escape", "spec_blurb"]
+__all__ = ["COLORIZE_NOTE", "markdown_escape", "spec_blurb"]
+
+#: What the Colorize tab should tell people about colorization and the embedded default (issue 15).
+COLORIZE_NOTE = (
+    "A colorizer guesses colours from brightness alone, so any colour it adds is a guess. The built-in "
+    "**photo-colorizer** is deliberately cautious: it learned from three photos, adds very faint tints only "
+    "where models trained on different photos agree, and leaves everything else grey, so its results look "
+    "almost black-and-white. It does not restore a photo's real colours; its model card shows, photo by "
+    "photo, how it compares with leaving the picture grey."
+)
 
 
 def markdown_escape(text: Any) -> str:
