@@ -20,7 +20,7 @@ from .chain import SendButtons, run_on_upload, save_outputs, send_buttons
 from .components import UploadImage
 from .handlers import gpu, load_with_progress, progress_fn, read_upload, user_errors
 from .session import ImageLimits, ModelAccess, OutputStore, slug
-from .text import spec_blurb
+from .text import COLORIZE_NOTE, spec_blurb
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ def build_colorize_tab(
     default = access.studio.default_model("colorize", ids)  # DDColor when the Hub answers, else embedded
     first = access.studio.registry.get(default) if default else None
 
+    gr.Markdown(COLORIZE_NOTE + " DDColor and DeOldify (from the Hub) restore real colours far better; the "
+                "colour strength slider scales any model's colours.", elem_classes=["tab-note"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             image = UploadImage(type="filepath", image_mode=None, label="Black-and-white photo",
