@@ -105,14 +105,14 @@ class DigitsProGANTrainer(Trainer):
                                   make_card=card, extra_metrics={"baselines": baselines})
 
 
-_STEPS = [600, 1000, 1200, 1800]
+_STEPS = [600, 1000, 1200, 1600]
 
 RECIPE = Recipe(
     name=MODEL_ID, task="unconditional",
     description="ProGAN (pggan) grown 4 → 32 px with fade-in, WGAN-GP + drift, minibatch stddev, on 32×32 digits",
     trainer=DigitsProGANTrainer,
     config={"resolutions": [4, 8, 16, 32], "steps_per_phase": _STEPS, "fade_fraction": 0.5,
-            **ProgressiveConfig(z_dim=64, fmaps_base=512, fmaps_max=64, batch_size=32).to_dict(),
+            **ProgressiveConfig(z_dim=64, fmaps_base=512, fmaps_max=64, batch_size=16).to_dict(),
             "eval_samples": 1000},
     steps=sum(_STEPS),
     tiny={"steps_per_phase": [1, 2, 2, 2], "z_dim": 8, "fmaps_base": 64, "fmaps_max": 8, "batch_size": 4,
