@@ -105,17 +105,17 @@ class DigitsProGANTrainer(Trainer):
                                   make_card=card, extra_metrics={"baselines": baselines})
 
 
-_STEPS = [600, 1000, 1200, 1600]
+_STEPS = [600, 800, 1000, 1200]
 
 RECIPE = Recipe(
     name=MODEL_ID, task="unconditional",
     description="ProGAN (pggan) grown 4 → 32 px with fade-in, WGAN-GP + drift, minibatch stddev, on 32×32 digits",
     trainer=DigitsProGANTrainer,
     config={"resolutions": [4, 8, 16, 32], "steps_per_phase": _STEPS, "fade_fraction": 0.5,
-            **ProgressiveConfig(z_dim=64, fmaps_base=512, fmaps_max=64, batch_size=16).to_dict(),
+            **ProgressiveConfig(z_dim=64, fmaps_base=256, fmaps_max=32, batch_size=16).to_dict(),
             "eval_samples": 1000},
     steps=sum(_STEPS),
     tiny={"steps_per_phase": [1, 2, 2, 2], "z_dim": 8, "fmaps_base": 64, "fmaps_max": 8, "batch_size": 4,
           "eval_samples": 20, "log_every": 1, "checkpoint_every": 1, "sample_every": 1000},
-    sample_every=600, checkpoint_every=200, log_every=20,
+    sample_every=600, checkpoint_every=100, log_every=20,
 )

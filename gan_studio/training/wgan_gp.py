@@ -181,10 +181,10 @@ RECIPE = Recipe(
     name="digits-wgan-gp", task="unconditional",
     description="DCGAN generator with the WGAN-GP loss (critic without BN, λ=10, n_critic=5) on 32×32 digits",
     trainer=WGANGPTrainer,
-    config={"nz": 64, "ngf": 32, "ndf": 32, "batch_size": 32, "lr": 1e-4, "betas": [0.0, 0.9], "n_critic": 5,
+    config={"nz": 64, "ngf": 32, "ndf": 16, "batch_size": 32, "lr": 1e-4, "betas": [0.0, 0.9], "n_critic": 5,
             "gp_lambda": 10.0, "ema_decay": 0.999, "ema_start": 500, "eval_samples": 1000},
-    steps=3000,
+    steps=2000,
     tiny={"ngf": 4, "ndf": 4, "batch_size": 4, "nz": 8, "n_critic": 2, "ema_start": 0, "eval_samples": 20,
           "log_every": 1, "checkpoint_every": 1, "sample_every": 1000},
-    sample_every=500, checkpoint_every=250, log_every=20,
+    sample_every=500, checkpoint_every=100, log_every=20,
 )
