@@ -219,3 +219,14 @@ def test_config_from_a_recipe_dict_ignores_other_keys():
     cfg = ProgressiveConfig.from_mapping({"z_dim": 16, "betas": [0.0, 0.9], "resolutions": [4, 8], "eval_samples": 3})
     assert cfg.z_dim == 16 and cfg.betas == (0.0, 0.9)
     assert ProgressiveConfig.from_mapping(cfg.to_dict()) == cfg
+
+
+def test_ema_warmup_restarts_at_each_phase():
+    s = ProgressiveSchedule([4, 8], [10_000, 10_000])
+    gan = ProgressiveGAN(_images(side=8), s, TINY)
+    assert gan.ema_decay_at(0) == pytest.approx(0.1) and gan.ema_decay_at(10_000) == pytest.approx(0.1)
+    assert gan.ema_decay_at(9999) == TINY.ema_decay == gan.ema_decay_at(19_999)  # capped at the configured decay
+    assert gan.ema_decay_at(90) == pytest.approx(0.91)
+    plain = ProgressiveGAN(_images(side=8), s, ProgressiveConfig(**{**TINY.to_dict(), "betas": (0.0, 0.99),
+                                                                     "ema_phase_warmup": False}))
+    assert plain.ema_decay_at(0) == plain.ema_decay_at(10_000) == TINY.ema_decay

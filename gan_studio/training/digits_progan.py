@@ -84,7 +84,9 @@ class DigitsProGANTrainer(Trainer):
             "architecture's own), equalised learning rate in the discriminator, no batch normalisation",
             f"minibatch standard deviation before the discriminator's last block (group size {g.mbstd_group})",
             f"Adam lr={g.lr}, betas={g.betas}, eps={g.eps}, batch {g.batch_size}; EMA of the generator weights "
-            f"(decay {g.ema_decay}), exported at full resolution (lod 0)",
+            f"(decay {g.ema_decay}"
+            + (", warm-up min(decay, (1 + t)/(10 + t)) restarted at each phase, t = steps into the phase" if g.ema_phase_warmup else "")
+            + "), exported at full resolution (lod 0)",
         ]
         baselines = digits_baselines(arch, kwargs, n=int(c["eval_samples"]), seed=self.seed)
 

@@ -32,7 +32,9 @@ What it does, as in the paper and NVIDIA's reference implementation (``progressi
   with their own 2× coarser version (weight ``1 − alpha``), so reals and fakes change alike.
 * **Loss**: WGAN-GP (λ = 10, target 1) plus the drift term ``ε·E[D(x)²]`` with ε = 0.001,
   one critic update per generator update, Adam lr 0.001, betas (0, 0.99), eps 1e-8, and an EMA
-  of the generator weights (decay 0.999) for sampling and export.
+  of the generator weights (decay 0.999) for sampling and export. Unlike ProGAN, the EMA's warm-up
+  restarts at each phase (:meth:`ProgressiveGAN.ema_decay_at`): with short schedules a plain 0.999
+  average keeps a large share of the untrained initial weights of the newest layers.
 """
 
 from __future__ import annotations
@@ -170,6 +172,7 @@ class ProgressiveConfig:
     drift: float = 1e-3            # epsilon of the drift term eps * E[D(real)^2]
     n_critic: int = 1              # critic updates per generator update (ProGAN: 1)
     ema_decay: float = 0.999       # generator EMA used by sample() and export
+    ema_phase_warmup: bool = True  # restart the EMA's warm-up at each phase (see ProgressiveGAN.ema_decay_at)
     mbstd_group: int = 4           # minibatch-stddev group size
     mirror: bool = False           # random horizontal flips of the reals (not for digits)
     final_tanh: bool = False       # squash the generator output with tanh (ProGAN: linear output)
@@ -442,10 +445,23 @@ class ProgressiveGAN:
         loss_g.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is unannotated in torch
         self.opt_g.step()
         self.D.requires_grad_(True)
-        ema_update(self.G_ema, self.G, cfg.ema_decay)
+        ema_update(self.G_ema, self.G, self.ema_decay_at(self.step_count))
         self.step_count += 1
         return {"w_distance": float(w_dist.detach()), "gp": float(gp.detach()), "drift": float(drift.detach()),
                 "loss_g": float(loss_g.detach()), "resolution": float(res), "alpha": round(alpha, 5), "lod": round(lod, 5)}
+
+    def ema_decay_at(self, step: int) -> float:
+        """The EMA decay used after ``step``: ``ema_decay``, or with ``ema_phase_warmup``
+        ``min(ema_decay, (1 + t) / (10 + t))`` where ``t`` counts the steps since the current phase began.
+
+        ProGAN's decay of 0.999 was meant for millions of images; on a short schedule a plain
+        average would still hold a large share of the initial weights of the layers that only the
+        last phases train, so the warm-up lets the average follow the generator at each new phase."""
+        decay = self.config.ema_decay
+        if self.config.ema_phase_warmup:
+            t = step - self.schedule.phases[self.schedule.phase_index(step)].start
+            decay = min(decay, (1.0 + t) / (10.0 + t))
+        return decay
 
     # ---- sampling and export -----------------------------------------------------------------------
     def current_lod(self) -> float:
