@@ -73,7 +73,7 @@ def digits_baselines(architecture: str, kwargs: Mapping[str, Any], *, n: int, se
 
 def baselines_table(metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]]) -> str:
     """A Markdown table: the model's numbers next to each baseline's."""
-    head = "| | " + " | ".join(BASELINE_KEYS) + " | all bars |"
+    head = "| | " + " | ".join(BASELINE_KEYS) + " | meets every bar |"
     rows = [head, "|---" * (len(BASELINE_KEYS) + 2) + "|"]
 
     def fmt(v: Any) -> str:
@@ -81,10 +81,10 @@ def baselines_table(metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[
 
     model_pass = all(v == "PASS" for v in (metrics.get("bars") or {}).values())
     rows.append("| **this model** | " + " | ".join(fmt(metrics.get(k)) for k in BASELINE_KEYS)
-                + f" | {'PASS' if model_pass else 'FAIL'} |")
+                + f" | {'yes' if model_pass else 'no'} |")
     for name, b in baselines.items():
         rows.append(f"| {name} (n={b['n_samples']}) | " + " | ".join(fmt(b[k]) for k in BASELINE_KEYS)
-                    + f" | {'PASS' if b['bars_passed'] else 'FAIL'} |")
+                    + f" | {'yes' if b['bars_passed'] else 'no'} |")
     return "\n".join(rows)
 
 
