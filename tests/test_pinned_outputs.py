@@ -32,6 +32,7 @@ PINNED: dict[str, str] = {
     "progan-interpolate": "102991574d3397f634abc35b00dcc0c8a188d5a0615f87547cf98eadd1604b31",
     "photo2sketch": "a8573239dba6fed7e705940e6a5cf88720cbaab617eb088c622daface46cb7e0",
     "sketch2photo-tiled": "09aea1e22db5658b4c500671692b368598c54c3ebc821c2e2bbbb943a230aa73",
+    "wgan-gp": "5889f90d43c81ec731a2dd75ebcb268fa49323eb80547045105bb5a4300a06e1",
     "stargan": "1c780b08e7b6f5f1726a1ebb1aef2650717b49560635c24859378122b01099d7",
 }
 

@@ -77,7 +77,7 @@ def baselines_table(metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[
     rows = [head, "|---" * (len(BASELINE_KEYS) + 2) + "|"]
 
     def fmt(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+        return f"{v + 0.0:.4g}" if isinstance(v, float) else str(v)  # + 0.0: no "-0"
 
     model_pass = all(v == "PASS" for v in (metrics.get("bars") or {}).values())
     rows.append("| **this model** | " + " | ".join(fmt(metrics.get(k)) for k in BASELINE_KEYS)
