@@ -979,7 +979,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one of the embedded default models")
     p.add_argument("recipe", help="digits-dcgan, digits-cgan, photo2sketch, digits-stargan, photo-colorizer, "
-                                  "digits-diffusion")
+                                  "digits-diffusion, digits-wgan-gp, digits-progan")
     p.add_argument("--out", required=True, help="output folder (resumes from its training state)")
     p.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")

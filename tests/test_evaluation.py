@@ -213,7 +213,8 @@ def test_ciede2000_matches_skimage_on_a_known_pair():
 
 
 # ---- committed checkpoints ---------------------------------------------------------------------
-COMMITTED = ["digits-dcgan", "digits-cgan", "photo2sketch", "digits-stargan", "photo-colorizer"]
+COMMITTED = ["digits-dcgan", "digits-cgan", "photo2sketch", "digits-stargan", "photo-colorizer", "digits-wgan-gp",
+             "digits-progan"]
 
 
 @pytest.mark.parametrize("model_id", COMMITTED)
@@ -226,7 +227,7 @@ def test_committed_checkpoint_meets_its_bars_on_a_small_sample(model_id):
     assert not failed, f"{model_id}: {failed}\n{format_report(metrics)}"
 
 
-@pytest.mark.parametrize("model_id", ["digits-dcgan", "digits-cgan", "photo-colorizer"])
+@pytest.mark.parametrize("model_id", ["digits-dcgan", "digits-cgan", "photo-colorizer", "digits-wgan-gp", "digits-progan"])
 def test_card_numbers_are_reproduced_exactly(model_id):
     """The metrics stored in config.json (and the card) are what evaluate() gives with seed 0, n=1000."""
     import json
@@ -250,3 +251,20 @@ def test_committed_checkpoints_are_small(model_id):
     assert weights
     for path in weights:
         assert path.stat().st_size < 5 * 2**20, path
+
+
+@pytest.mark.parametrize("model_id", ["digits-wgan-gp", "digits-progan"])
+def test_committed_unconditional_models_beat_the_do_nothing_baselines(model_id):
+    """metrics.json keeps the baselines scored by the same protocol: the model must pass every bar the
+    untrained network and the pixel Gaussians fail, and must not be a copier."""
+    import json
+
+    metrics = json.loads((CHECKPOINTS / model_id / "metrics.json").read_text())
+    base = metrics["baselines"]
+    assert all(v == "PASS" for v in metrics["bars"].values()), metrics["bars"]
+    for name in ("untrained_generator", "pixel_gaussian", "train_copies"):
+        assert not base[name]["bars_passed"], name
+    for name in ("untrained_generator", "pixel_gaussian"):
+        assert metrics["class_entropy_nats"] > base[name]["class_entropy_nats"], name
+        assert metrics["confident_share"] > base[name]["confident_share"], name
+    assert metrics["near_copy_share"] < base["train_copies"]["near_copy_share"]

@@ -58,7 +58,7 @@ def test_relative_images_become_inline_data_uris(tmp_path: Path) -> None:
     assert "](samples.png" not in out and "outside.png" not in out and "nope.png" not in out
 
 
-@pytest.mark.parametrize("model_id", ["digits-dcgan", "photo2sketch", "photo-colorizer"])
+@pytest.mark.parametrize("model_id", ["digits-dcgan", "photo2sketch", "photo-colorizer", "digits-wgan-gp", "digits-progan"])
 def test_embedded_cards_show_their_images(model_id: str) -> None:
     spec = load_registry().get(model_id)
     if not spec.card or not Path(spec.card).is_file():
