@@ -30,6 +30,11 @@ BARS: dict[str, dict[str, tuple[str, float]]] = {
     "colorization": {
         "psnr_ab_gain_db": (">", 0.0),
     },
+    # issue 18: the embedded upscaler must beat bicubic interpolation on held-out photos
+    "upscale": {
+        "clean_psnr_gain_db": (">", 0.0),
+        "degraded_psnr_gain_db": (">", 0.0),
+    },
 }
 
 

@@ -35,8 +35,9 @@ def _recipes() -> dict[str, Recipe]:
     from .digits_gan import RECIPE_UNCONDITIONAL as DCGAN
     from .evaluators import EVALUATOR_RECIPES
     from .stargan import RECIPE as STARGAN
+    from .upscaler import RECIPE as UPSCALER
 
-    recipes = {r.name: r for r in (DCGAN, CGAN, CYCLEGAN, STARGAN, COLORIZER, DIFFUSION)}
+    recipes = {r.name: r for r in (DCGAN, CGAN, CYCLEGAN, STARGAN, COLORIZER, DIFFUSION, UPSCALER)}
     recipes.update(EVALUATOR_RECIPES)
     _RECIPES.update(recipes)
     return _RECIPES
