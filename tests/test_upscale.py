@@ -147,7 +147,7 @@ def test_tiled_equals_one_pass(tmp_path: Path) -> None:
         studio = _studio(_folder(tmp_path, module, f"m{i}"))
         one = np.asarray(studio.upscale("up", photo, tile_size=512).image, dtype=int)
         messages: list[str] = []
-        tiled_result = studio.upscale("up", photo, tile_size=48, progress=lambda f, m: messages.append(m))
+        tiled_result = studio.upscale("up", photo, tile_size=48, progress=lambda f, m, sink=messages: sink.append(m))
         tiled = np.asarray(tiled_result.image, dtype=int)
         tiles = [parse_tile_message(m) for m in messages if parse_tile_message(m)]
         assert tiles and tiles[-1] is not None and tiles[-1][0] == tiles[-1][1] > 1  # progress per tile
