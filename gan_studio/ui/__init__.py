@@ -153,11 +153,16 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                     access=access, store=store, session_models=session_models, colorize=limits.wrap(studio.colorize),
                     examples=colorize_examples(access.ids(JOBS["colorize"])),
                 )
+            with gr.Tab("Upscale", id="upscale", elem_id="tab-upscale"):
+                from .upscale import PUBLIC_MAX_OUTPUT_PIXELS, build_upscale_tab
+
+                up = build_upscale_tab(access=access, store=store, session_models=session_models,
+                                       upscale=studio.upscale, max_output_pixels=PUBLIC_MAX_OUTPUT_PIXELS if public else None)
             with gr.Tab("Models", id="models", elem_id="tab-models"):
                 build_models_tab(
                     access=access, session_models=session_models, weight_files=studio.weight_files,
                     refresh=[(gen.model, JOBS["generate"]), (tr.model, JOBS["translate"]),
-                             (col.model, JOBS["colorize"])],
+                             (col.model, JOBS["colorize"]), (up.model, JOBS["upscale"])],
                 )
             with gr.Tab("Inspect", id="inspect", elem_id="tab-inspect"):
                 build_inspect_tab(
