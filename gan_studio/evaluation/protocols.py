@@ -278,8 +278,9 @@ def upscale_eval(G: Callable[..., torch.Tensor], device: str, scale: int, seed: 
     from .degradation import bicubic_down, degrade
 
     def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-        return float(structural_similarity(a[0].permute(1, 2, 0).double().numpy(), b[0].permute(1, 2, 0).double().numpy(),
-                                           channel_axis=2, data_range=1.0))
+        return float(structural_similarity(  # type: ignore[no-untyped-call]  # scikit-image is unannotated
+            a[0].permute(1, 2, 0).double().numpy(), b[0].permute(1, 2, 0).double().numpy(), channel_axis=2,
+            data_range=1.0))
 
     per: dict[str, Any] = {}
     sums: dict[str, list[float]] = {}

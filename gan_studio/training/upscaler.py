@@ -50,10 +50,10 @@ class UpscalerTrainer(Trainer):
                          "act_type": "prelu"}
         self.G = build_architecture("srvgg_compact", self.g_kwargs).to(device)
         with torch.no_grad():  # start close to the nearest-neighbour enlargement the network adds its residual to
-            last = self.G.body[-1]
-            assert isinstance(last, torch.nn.Conv2d)
+            last = [m for m in self.G.modules() if isinstance(m, torch.nn.Conv2d)][-1]
             last.weight.mul_(0.1)
-            last.bias.zero_()
+            if last.bias is not None:
+                last.bias.zero_()
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config["lr"], betas=(0.9, 0.99))
         self.modules = {"G": self.G, "G_ema": self.G_ema}
@@ -88,7 +88,7 @@ class UpscalerTrainer(Trainer):
         pred = self.G(lr)
         loss = (pred - hr.to(self.device)).abs().mean()
         self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is unannotated in torch
+        loss.backward()
         self.opt_g.step()
         ema_update(self.G_ema, self.G, c["ema_decay"] if step >= c["ema_start"] else 0.0)
         return {"l1": float(loss.detach())}
