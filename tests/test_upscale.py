@@ -200,3 +200,42 @@ def test_upscale_tensor_bounded_buffers() -> None:
     assert peak < bound < full_float, (peak, bound)
     ref = np.rint(model(x[..., :100, :100])[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
     assert math.isclose(float(np.abs(out[0, :400, :400].astype(int) - ref).max()), 0.0)
+
+
+def test_cli_upscales_folders_recursively_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gan_studio.cli import main
+
+    folder = _folder(tmp_path, _seeded(SRVGGNetCompact(num_feat=4, num_conv=1), 6))
+    models = tmp_path / "models.toml"
+    models.write_text(f'[[model]]\nid = "cli-up"\npath = "{folder}"\n', encoding="utf-8")
+    shots = tmp_path / "shots"
+    (shots / "sub").mkdir(parents=True)
+    Image.new("RGB", (10, 8), (200, 10, 10)).save(shots / "a.jpg")
+    Image.new("RGBA", (6, 6), (0, 0, 255, 128)).save(shots / "sub" / "b.png")
+    (shots / "notes.txt").write_text("not an image")
+    single = tmp_path / "single.png"
+    Image.new("L", (5, 7), 99).save(single)
+    out = tmp_path / "out"
+    args = ["upscale", "--models", str(models), "--model", "cli-up", str(shots), str(single), "-o", str(out),
+            "--scale", "2", "--tile", "64"]
+    assert main(args) == 0
+    a, b, s = out / "shots" / "a.png", out / "shots" / "sub" / "b.png", out / "single.png"
+    with Image.open(a) as im_a, Image.open(b) as im_b, Image.open(s) as im_s:
+        assert (im_a.size, im_b.size, im_s.size) == ((20, 16), (12, 12), (10, 14))
+        assert im_b.mode == "RGBA" and im_s.mode == "RGB"  # the decoder gives grey files as RGB
+    # resumable: complete outputs are skipped (not rewritten), a broken one is redone
+    stamp = a.stat().st_mtime_ns
+    b.write_bytes(b.read_bytes()[:40])  # an interrupted write by something else
+    assert main(args) == 0
+    assert a.stat().st_mtime_ns == stamp
+    with Image.open(b) as im_b:
+        im_b.load()
+        assert im_b.size == (12, 12)
+    # one file to one PNG; a folder to a file name is refused with the reason
+    assert main(["upscale", "--models", str(models), "--model", "cli-up", str(single), "-o",
+                 str(tmp_path / "one.png")]) == 0
+    with Image.open(tmp_path / "one.png") as one:
+        assert one.size == (20, 28)
+    capsys.readouterr()
+    assert main(["upscale", "--models", str(models), "--model", "cli-up", str(shots), "-o", str(tmp_path / "x.png")]) == 2
+    assert "names a folder" in capsys.readouterr().err
