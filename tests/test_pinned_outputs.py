@@ -31,6 +31,7 @@ PINNED: dict[str, str] = {
     "photo2sketch": "a8573239dba6fed7e705940e6a5cf88720cbaab617eb088c622daface46cb7e0",
     "sketch2photo-tiled": "09aea1e22db5658b4c500671692b368598c54c3ebc821c2e2bbbb943a230aa73",
     "stargan": "1c780b08e7b6f5f1726a1ebb1aef2650717b49560635c24859378122b01099d7",
+    "upscaler-tiled": "797245b2e84a4c5ba88b74028bca59e5c0825c756e44002b5a1d1ce1849dd622",  # issue 18: new
 }
 
 
@@ -66,6 +67,7 @@ CASES: dict[str, Callable[[Any], list[Any]]] = {
                                                  full_resolution=True, tile_size=64, overlap=16)],
     "stargan": lambda s: [s.translate_attributes("digits-stargan", _photo("astronaut.jpg", 64), ["thick"], seed=1)],
     "colorizer": lambda s: [s.colorize("photo-colorizer", _photo("chelsea-bw.jpg"))],
+    "upscaler-tiled": lambda s: [s.upscale("photo-upscaler-x4", _photo("coffee.jpg", 64), scale=3.5, tile_size=32)],
 }
 
 
