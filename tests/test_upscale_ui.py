@@ -59,6 +59,8 @@ def test_upscale_tab_endpoint(apps: dict[str, App], tmp_path: Path) -> None:
     meta = read_metadata(download)
     assert meta["task"] == "upscale" and meta["model"] == "ui-upscaler" and meta["scale"] == 3.5
     assert meta["model_scale"] == 4 and meta["tile_size"] == 64
+    params, about = app.client.predict(handle_file(download), api_name="/inspect")  # the Inspect tab reads it
+    assert params == meta and "ui-upscaler" in about and "Upscale tab" in about
 
 
 def test_public_studio_caps_the_result(apps: dict[str, App], tmp_path: Path) -> None:
