@@ -271,11 +271,19 @@ def _colorize_step(studio: Any, args: argparse.Namespace) -> Any:
     return run
 
 
+def _upscale_step(studio: Any, args: argparse.Namespace) -> Any:
+    """``run(image) -> Result`` for the upscale options in ``args`` (``pipe``)."""
+
+    def run(image: Any) -> Any:
+        return studio.upscale(args.model, image, scale=args.scale, tile_size=args.tile)
+
+    return run
+
+
 # ---- pipe: a short chain of image tasks over a folder --------------------------------------------
 #: The image tasks ``pipe`` can chain: command name -> ``step(studio, args) -> run(image) -> Result``,
-#: where ``args`` are the step's options parsed by that command's own parser. Upscale at merge:
-#: PIPE_STEPS["upscale"] = _upscale_step (the upscale command's ``run(image)`` factory).
-PIPE_STEPS: dict[str, Any] = {"translate": _translate_step, "colorize": _colorize_step}
+#: where ``args`` are the step's options parsed by that command's own parser.
+PIPE_STEPS: dict[str, Any] = {"translate": _translate_step, "colorize": _colorize_step, "upscale": _upscale_step}
 PIPE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 # Options that belong to the whole pipe, not to one step.
 _PIPE_GLOBAL = ("--device", "--models", "-o", "--output", "--overwrite", "--precision", "--channels-last",
@@ -378,6 +386,77 @@ def cmd_pipe(args: argparse.Namespace) -> int:
     print(f"pipe: {done} written, {skipped} already there (skipped), {failed} failed; {len(steps)} step(s): "
           + " | ".join(" ".join(s) for s in steps), file=sys.stderr)
     return 2 if failed else 0
+
+
+UPSCALE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+
+
+def _upscale_jobs(inputs: list[str], output: Path) -> list[tuple[Path, Path]]:
+    """``(input file, output PNG)`` pairs: a folder is walked recursively and its structure kept
+    under ``output``; a lone input file with an output ending in .png goes exactly there."""
+    if len(inputs) == 1 and Path(inputs[0]).is_file() and output.suffix.lower() == ".png":
+        return [(Path(inputs[0]), output)]
+    if output.suffix.lower() in UPSCALE_SUFFIXES:
+        raise CliError(f"output {str(output)!r} looks like a file; with several inputs or a folder, -o names a folder")
+    jobs: list[tuple[Path, Path]] = []
+    for name in inputs:
+        src = Path(name)
+        if src.is_dir():
+            for f in sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in UPSCALE_SUFFIXES
+                            and not p.name.startswith(".")):
+                jobs.append((f, output / src.name / f.relative_to(src).with_suffix(".png")))
+        elif src.is_file():
+            jobs.append((src, output / src.with_suffix(".png").name))
+        else:
+            raise CliError(f"input {name!r} is neither a file nor a folder")
+    return jobs
+
+
+def _complete_png(path: Path, size: tuple[int, int] | None) -> bool:
+    """Whether ``path`` is a whole, readable PNG (of ``size``, when given): a finished earlier output."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.format == "PNG" and (size is None or im.size == size)
+    except Exception:  # noqa: BLE001 - anything unreadable is redone
+        return False
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from .pipelines.upscale import output_size
+
+    jobs = _upscale_jobs(args.inputs, Path(args.output))
+    if not jobs:
+        raise CliError(f"no images ({', '.join(UPSCALE_SUFFIXES)}) found in {', '.join(args.inputs)}")
+    studio = _studio(args)
+    scale = args.scale if args.scale is not None else studio.load(args.model).contract.scale
+    done = skipped = 0
+    for src, dst in jobs:
+        if dst.exists() and not args.overwrite:
+            try:
+                with Image.open(src) as im:
+                    expected: tuple[int, int] | None = output_size(im.width, im.height, scale)
+            except Exception:  # noqa: BLE001 - the load below reports a bad input properly
+                expected = None
+            if _complete_png(dst, expected):
+                logger.info("%s exists and is complete; skipped", dst)
+                skipped += 1
+                continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        bar = _progress_bar(100, src.name)
+        try:
+            result = studio.upscale(args.model, _load_input(str(src), keep_alpha=True), scale=args.scale,
+                                    tile_size=args.tile, progress=bar)
+        finally:
+            bar.close()
+        _save(result.image, result.params, dst, overwrite=True)  # atomic: a file there is always whole
+        done += 1
+    logger.info("upscaled %d image(s), skipped %d finished one(s)", done, skipped)
+    return 0
 
 
 def cmd_style_mix(args: argparse.Namespace) -> int:
@@ -517,6 +596,12 @@ def reproduce_command(params: dict[str, Any]) -> str | None:
             cmd += f" --size {params['working_size']}"
         if params.get("strength") is not None:
             cmd += f" --strength {params['strength']}"
+    elif task == "upscale":
+        cmd = f"python -m gan_studio upscale --model {model} INPUT"
+        if params.get("scale") is not None and params.get("scale") != params.get("model_scale"):
+            cmd += f" --scale {params['scale']}"
+        if params.get("tile_size") is not None:
+            cmd += f" --tile {params['tile_size']}"
     else:
         return None
     if params.get("label") is not None:
@@ -799,7 +884,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="python -m gan_studio",
-        description="GAN Studio: generate, translate and colorize images with GAN generators.",
+        description="GAN Studio: generate, translate, colorize and upscale images with GAN generators.",
     )
     parser.add_argument("--version", action="version", version=f"gan_studio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -900,6 +985,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     p.set_defaults(func=cmd_pipe)
 
+
+    p = sub.add_parser("upscale", help="enlarge images or whole folders with a super-resolution model (resumable)")
+    _common(p, runtime=True)
+    p.add_argument("--model", default="photo-upscaler-x4",
+                   help="upscaling model (default photo-upscaler-x4, embedded; e.g. kornia/RealESRGAN_x4plus)")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="input images and/or folders (walked recursively)")
+    p.add_argument("--scale", type=float, default=None,
+                   help="output scale, any number from 0.25 to 16, e.g. 3.5 (default: the model's own, e.g. 4)")
+    p.add_argument("--tile", type=int, default=None, metavar="N",
+                   help="tile side in input px (default 256); smaller tiles use less memory")
+    p.add_argument("-o", "--output", required=True,
+                   help="output folder (structure of input folders kept), or a .png for a single input file")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo outputs that exist (default: skip complete ones, so an interrupted run resumes)")
+    p.set_defaults(func=cmd_upscale)
+
     p = sub.add_parser("style-mix", help="a StyleGAN's style-mixing grid: rows take chosen styles from columns")
     _common(p, runtime=True)
     p.add_argument("--model", required=True, help="a StyleGAN: registry id, local model folder or Hub repo id")
@@ -979,7 +1080,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one of the embedded default models")
     p.add_argument("recipe", help="digits-dcgan, digits-cgan, photo2sketch, digits-stargan, photo-colorizer, "
-                                  "digits-diffusion, digits-wgan-gp, digits-progan")
+                                  "digits-diffusion, digits-wgan-gp, digits-progan, photo-upscaler-x4")
     p.add_argument("--out", required=True, help="output folder (resumes from its training state)")
     p.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")

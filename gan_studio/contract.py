@@ -45,6 +45,7 @@ class Task(StrEnum):
     TRANSLATION = "translation"  # G(x), x in [-1, 1]
     MULTIDOMAIN = "multidomain"  # G(x, c_target)
     COLORIZATION = "colorization"  # G(L) -> ab
+    UPSCALE = "upscale"  # G(x) -> x enlarged `scale` times, x and the result RGB in [0, 1]
 
     @classmethod
     def parse(cls, value: str, *, where: str = "") -> Task:
@@ -63,13 +64,14 @@ JOBS: dict[str, tuple[Task, ...]] = {
     "generate": (Task.UNCONDITIONAL, Task.CONDITIONAL),
     "translate": (Task.TRANSLATION, Task.MULTIDOMAIN),
     "colorize": (Task.COLORIZATION,),
+    "upscale": (Task.UPSCALE,),
 }
 GENERATION_TASKS: tuple[Task, ...] = JOBS["generate"]
 IMAGE_TASKS: tuple[Task, ...] = JOBS["translate"] + JOBS["colorize"]  # an image in, an image out
 
 
 def job_of(task: Task) -> str:
-    """The job (``generate``, ``translate``, ``colorize``) a task serves."""
+    """The job (``generate``, ``translate``, ``colorize``, ``upscale``) a task serves."""
     return next(job for job, tasks in JOBS.items() if task in tasks)
 
 
@@ -78,7 +80,9 @@ class Contract:
     """How a generator is called and what it tolerates; declared by each architecture.
 
     Generators (``task`` unconditional or conditional) are called ``G(z[, labels][, truncation=t]
-    [, steps=k])``; image models ``G(x[, c])`` with ``x`` in [-1, 1] (``G(L)`` for colorizers).
+    [, steps=k])``; image models ``G(x[, c])`` with ``x`` in [-1, 1] (``G(L)`` for colorizers);
+    upscalers ``G(x)`` with ``x`` RGB in [0, 1] (Real-ESRGAN's convention), returning an image
+    ``scale`` times larger in [0, 1] (clamped by the pipeline).
     """
 
     task: Task  # the task the architecture does with this config
@@ -105,6 +109,9 @@ class Contract:
     colour_input: str = "l"  # one of COLOUR_INPUTS
     colour_output: str = "ab"  # one of COLOUR_OUTPUTS
     ab_scale: float = 110.0  # "ab" output: a*, b* = output × ab_scale
+    # --- upscalers (task upscale) ---
+    scale: int = 1  # the model's own enlargement factor (output side = input side × scale)
+    receptive_radius: int = 0  # input pixels one output pixel depends on, each way (tile padding needed for exact seams)
     # --- all ---
     out_channels: int = 3  # channels of the output (2 for a colorizer's ab)
     native_size: int = 0  # the resolution it was made for (0: any)
@@ -121,6 +128,8 @@ class Contract:
             raise ValueError(f"colour_input must be one of {COLOUR_INPUTS}, got {self.colour_input!r}")
         if self.colour_output not in COLOUR_OUTPUTS:
             raise ValueError(f"colour_output must be one of {COLOUR_OUTPUTS}, got {self.colour_output!r}")
+        if self.scale < 1:
+            raise ValueError(f"scale must be >= 1, got {self.scale}")
         if self.size_multiple < 1:
             raise ValueError(f"size_multiple must be >= 1, got {self.size_multiple}")
 

@@ -179,6 +179,14 @@ class Studio:
 
         return colorize(self.load(model), image, working_size=working_size, strength=strength, progress=progress)
 
+    def upscale(self, model: str, image: Any, *, scale: float | None = None, tile_size: int | None = None,
+                progress: ProgressFn | None = None) -> Result:
+        """Enlarge ``image`` ``scale`` times (default: the model's own factor) with the upscaler ``model``,
+        in tiles of ``tile_size`` input px (see :mod:`gan_studio.pipelines.upscale`)."""
+        from .pipelines.upscale import upscale
+
+        return upscale(self.load(model), image, scale=scale, tile_size=tile_size, progress=progress)
+
     # ---- defaults -----------------------------------------------------------------------------
     def default_model(self, job: str, choices: Sequence[str] | None = None) -> str | None:
         """The model a tab of ``job`` starts with: a Hub model whose catalogue entry names this device

@@ -25,14 +25,14 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_entry_point_help_and_models_lists_every_task():
     help_out = run_cli("--help")
     assert help_out.returncode == 0
-    for command in ("models", "generate", "interpolate", "translate", "colorize", "info", "convert"):
+    for command in ("models", "generate", "interpolate", "translate", "colorize", "upscale", "info", "convert"):
         assert command in help_out.stdout
         sub = run_cli(command, "--help")
         assert sub.returncode == 0 and "usage:" in sub.stdout
     listed = run_cli("models", "--json")
     assert listed.returncode == 0, listed.stderr
     tasks = {row["task"] for row in json.loads(listed.stdout)}
-    assert tasks == {"unconditional", "conditional", "translation", "multidomain", "colorization"}
+    assert tasks == {"unconditional", "conditional", "translation", "multidomain", "colorization", "upscale"}
 
 
 def test_generate_twice_gives_identical_files_and_info_prints_them(tmp_path, models_toml, capsys):

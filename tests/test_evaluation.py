@@ -64,7 +64,7 @@ def test_check_bars_passes_and_fails_on_real_numbers():
     assert not meets_bars({"task": "conditional"})  # missing metrics fail
     with pytest.raises(ValueError, match="unconditional"):
         check_bars({"task": "nonsense"})
-    assert set(BARS) == {"unconditional", "conditional", "translation", "multidomain", "colorization"}
+    assert set(BARS) == {"unconditional", "conditional", "translation", "multidomain", "colorization", "upscale"}
 
 
 # ---- shipped evaluators ------------------------------------------------------------------------

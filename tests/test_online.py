@@ -89,6 +89,15 @@ def test_catalogue_entry_downloads_and_runs(studio, photo, model_id, variant):
         blond = _check_image(studio.translate_attributes(model_id, photo, [spec.labels[1]]).image)
         black = _check_image(studio.translate_attributes(model_id, photo, [spec.labels[0]]).image)
         assert np.abs(blond - black).mean() > 0.5  # the target attributes matter
+    elif spec.task == Task.UPSCALE:
+        from PIL import Image
+
+        crop = photo.crop((160, 60, 288, 188))  # 128×128 of the face
+        result = studio.upscale(model_id, crop, tile_size=96)  # tiled: 2×2 tiles
+        scale = loaded.contract.scale
+        out = _check_image(result.image, (128 * scale, 128 * scale))
+        bicubic = np.asarray(crop.resize(result.image.size, Image.Resampling.BICUBIC), dtype=np.float32)
+        assert np.abs(out - bicubic).mean() < 12.0  # the same picture, enlarged (not noise, not shifted)
     else:
         result = studio.colorize(model_id, photo.convert("L"))
         _check_image(result.image)

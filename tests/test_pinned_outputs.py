@@ -34,6 +34,7 @@ PINNED: dict[str, str] = {
     "sketch2photo-tiled": "09aea1e22db5658b4c500671692b368598c54c3ebc821c2e2bbbb943a230aa73",
     "wgan-gp": "5889f90d43c81ec731a2dd75ebcb268fa49323eb80547045105bb5a4300a06e1",
     "stargan": "1c780b08e7b6f5f1726a1ebb1aef2650717b49560635c24859378122b01099d7",
+    "upscaler-tiled": "797245b2e84a4c5ba88b74028bca59e5c0825c756e44002b5a1d1ce1849dd622",  # issue 18: new
 }
 
 
@@ -72,6 +73,7 @@ CASES: dict[str, Callable[[Any], list[Any]]] = {
     "wgan-gp": lambda s: s.generate("digits-wgan-gp", seed=3, n=2),
     "progan": lambda s: s.generate("digits-progan", seed=9, n=2),
     "progan-interpolate": lambda s: s.interpolate("digits-progan", seed_a=1, seed_b=2, frames=3),
+    "upscaler-tiled": lambda s: [s.upscale("photo-upscaler-x4", _photo("coffee.jpg", 64), scale=3.5, tile_size=32)],
 }
 
 

@@ -30,6 +30,8 @@ from .fastgan import FastGANGenerator
 from .huggan import HugGANResnetGenerator, HugGANUNetGenerator
 from .pggan import PGGANGenerator
 from .resnet import ResnetGenerator
+from .rrdbnet import RRDBNet
+from .srvgg import SRVGGNetCompact
 from .stargan import StarGANGenerator
 from .stylegan1 import StyleGANv1Generator
 from .stylegan2 import StyleGAN2Generator
@@ -52,7 +54,9 @@ __all__ = [
     "HugGANResnetGenerator",
     "HugGANUNetGenerator",
     "PGGANGenerator",
+    "RRDBNet",
     "ResnetGenerator",
+    "SRVGGNetCompact",
     "StarGANGenerator",
     "StyleGAN2Generator",
     "StyleGANv1Generator",
@@ -89,6 +93,8 @@ ARCHITECTURES: dict[str, type[Generator]] = {
         StyleGAN3Generator,  # NVIDIA stylegan3 networks_stylegan3 layout (-T, -R)
         DDColorGenerator,  # piddnad/DDColor (ConvNeXt + pixel decoder + colour-query decoder), its own Hub folders
         DeOldifyUnet,  # DeOldify's fastai DynamicUnetDeep / DynamicUnetWide (jantic/DeOldify)
+        RRDBNet,  # BasicSR rrdbnet_arch (Real-ESRGAN x4plus, x2plus, x4plus_anime_6B)
+        SRVGGNetCompact,  # Real-ESRGAN srvgg_arch (realesr-general-x4v3, realesr-animevideov3)
     )
 }
 

@@ -18,6 +18,7 @@ from .evaluate import evaluate, format_report, load_folder
 from .protocols import (
     COLORIZATION_HELDOUT,
     TRANSLATION_CROP,
+    UPSCALE_HELDOUT,
     colorization_eval,
     digit_classifier,
     evaluate_conditional,
@@ -25,12 +26,14 @@ from .protocols import (
     evaluate_translation_pair,
     evaluate_unconditional,
     translation_eval_images,
+    upscale_eval,
 )
 
 __all__ = [
     "BARS",
     "COLORIZATION_HELDOUT",
     "TRANSLATION_CROP",
+    "UPSCALE_HELDOUT",
     "BarResult",
     "check_bars",
     "colorization_eval",
@@ -44,4 +47,5 @@ __all__ = [
     "load_folder",
     "meets_bars",
     "translation_eval_images",
+    "upscale_eval",
 ]

@@ -41,6 +41,11 @@ BARS: dict[str, dict[str, tuple[str, float]]] = {
         "cast_norm_excess": ("<=", 0.0),
         "cast_excess_max": ("<=", 5.0),
     },
+    # issue 18: the embedded upscaler must beat bicubic interpolation on held-out photos
+    "upscale": {
+        "clean_psnr_gain_db": (">", 0.0),
+        "degraded_psnr_gain_db": (">", 0.0),
+    },
 }
 
 

@@ -16,6 +16,7 @@ from .protocols import (
     evaluate_multidomain,
     evaluate_translation_pair,
     evaluate_unconditional,
+    upscale_eval,
 )
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("unconditional", "conditional", "translation", "multidomain", "colorization")
+TASKS = ("unconditional", "conditional", "translation", "multidomain", "colorization", "upscale")
 
 
 # ---- model folders -----------------------------------------------------------------------------
@@ -100,6 +101,12 @@ def evaluate(model: str | Path, *, n_samples: int = 1000, seed: int = 0, device:
         elif task == "colorization":
             ws = int((meta.get("preprocess") or {}).get("working_size") or 256)
             result = colorization_eval(G, device, ws)
+        elif task == "upscale":
+            from ..architectures import Generator
+
+            if not isinstance(G, Generator):
+                raise CheckpointError(f"{folder}: not a studio generator")
+            result = upscale_eval(G, device, G.contract.scale, seed=seed)
         else:
             raise CheckpointError(f"{folder}: unknown task {task!r}; evaluate() knows: {', '.join(TASKS)}")
     metrics: dict[str, Any] = {"task": task, "model": str(folder), "n_samples": n_samples, "seed": seed, **result}

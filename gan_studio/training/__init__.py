@@ -36,9 +36,10 @@ def _recipes() -> dict[str, Recipe]:
     from .digits_progan import RECIPE as PROGAN
     from .evaluators import EVALUATOR_RECIPES
     from .stargan import RECIPE as STARGAN
+    from .upscaler import RECIPE as UPSCALER
     from .wgan_gp import RECIPE as WGAN_GP
 
-    recipes = {r.name: r for r in (DCGAN, CGAN, CYCLEGAN, STARGAN, COLORIZER, DIFFUSION, WGAN_GP, PROGAN)}
+    recipes = {r.name: r for r in (DCGAN, CGAN, CYCLEGAN, STARGAN, COLORIZER, DIFFUSION, WGAN_GP, PROGAN, UPSCALER)}
     recipes.update(EVALUATOR_RECIPES)
     _RECIPES.update(recipes)
     return _RECIPES

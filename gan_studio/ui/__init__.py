@@ -162,6 +162,11 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                     access=access, store=store, session_models=session_models, colorize=limits.wrap(studio.colorize),
                     examples=colorize_examples(access.ids(JOBS["colorize"])), limits=limits,
                 )
+            with gr.Tab("Upscale", id="upscale", elem_id="tab-upscale"):
+                from .upscale import PUBLIC_MAX_OUTPUT_PIXELS, build_upscale_tab
+
+                up = build_upscale_tab(access=access, store=store, session_models=session_models,
+                                       upscale=studio.upscale, max_output_pixels=PUBLIC_MAX_OUTPUT_PIXELS if public else None)
             with gr.Tab("Train", id="train", elem_id="tab-train"):  # GANs trained live (gan_studio/ui/train.py)
                 from .train import build_train_tab
 
@@ -170,7 +175,7 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                 build_models_tab(
                     access=access, session_models=session_models, weight_files=studio.weight_files,
                     refresh=[(gen.model, JOBS["generate"]), (tr.model, JOBS["translate"]),
-                             (col.model, JOBS["colorize"])],
+                             (col.model, JOBS["colorize"]), (up.model, JOBS["upscale"])],
                 )
             with gr.Tab("Inspect", id="inspect", elem_id="tab-inspect"):
                 build_inspect_tab(
@@ -182,8 +187,8 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
         keep = lambda path: path  # noqa: E731 - the download is the studio file itself
         wire_sends(tabs, [(gen.sends, [gen.gallery, gen.selected], first_gallery_image),
                           (sty.sends, [sty.result], keep), (tr.sends, [tr.download], keep),
-                          (col.sends, [col.download], keep)],
-                   {"translate": tr.image, "colorize": col.image})
+                          (col.sends, [col.download], keep), (up.sends, [up.download], keep)],
+                   {"translate": tr.image, "colorize": col.image, "upscale": up.image})
         if mcp:  # the agents' tools: hidden typed events, served by Gradio's MCP server
             from .agents import add_agent_tools
 

@@ -35,7 +35,7 @@ __all__ = ["SEND_TARGETS", "SendButtons", "first_gallery_image", "run_on_upload"
 
 #: The tabs a result can be sent to, as (tab id, label); the tab id is also the ``gr.Tab``'s ``id``.
 #: Adding the Upscale tab: add ("upscale", "Upscale") here.
-SEND_TARGETS: dict[str, str] = {"translate": "Translate", "colorize": "Colorize"}
+SEND_TARGETS: dict[str, str] = {"translate": "Translate", "colorize": "Colorize", "upscale": "Upscale"}
 
 
 @dataclass

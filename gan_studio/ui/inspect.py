@@ -24,7 +24,8 @@ from .text import markdown_escape
 
 logger = logging.getLogger(__name__)
 
-TAB_TITLES = {"generate": "Generate", "translate": "Translate", "colorize": "Colorize"}
+TAB_TITLES = {"generate": "Generate", "translate": "Translate", "colorize": "Colorize", "upscale": "Upscale"}
+NO_SEND = ("upscale",)  # tabs the Inspect tab cannot set up yet (choose the model and scale there by hand)
 
 
 def _task_of(params: dict[str, Any]) -> Task:
@@ -94,7 +95,7 @@ def build_inspect_tab(
         data = read_metadata(path)  # reads the text chunks only; no pixel data is decoded
         try:
             tab = job_of(_task_of(data))
-            button = gr.update(visible=True, value=f"Send to the {TAB_TITLES[tab]} tab to reproduce")
+            button = gr.update(visible=tab not in NO_SEND, value=f"Send to the {TAB_TITLES[tab]} tab to reproduce")
         except ImageInputError:
             button = gr.update(visible=False)
         return data, summary(data), button
@@ -105,6 +106,9 @@ def build_inspect_tab(
             raise ImageInputError("read the parameters of a studio PNG first")
         task = _task_of(data)
         tab = job_of(task)
+        if tab in NO_SEND:
+            raise ImageInputError(f"a {TAB_TITLES[tab]} result: choose model {data.get('model')!r} and scale "
+                                  f"{data.get('scale')} on the {TAB_TITLES[tab]} tab and upload the input again")
         tasks = JOBS[tab]
         model = data.get("model")
         known = access.ids(tasks, session)
