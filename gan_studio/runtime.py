@@ -148,7 +148,11 @@ def prepare_module(module: Any, contract: Contract, *, channels_last: bool, comp
     import torch
 
     if channels_last:
-        module = module.to(memory_format=torch.channels_last)
+        # What module.to(memory_format=channels_last) does, but for 4-D tensors only: it also tries 5-D
+        # ones (a stack of per-head tables, say), which channels_last cannot hold.
+        for tensor in (*module.parameters(), *module.buffers()):
+            if tensor.dim() == 4:
+                tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
     compiled = None
     if compile and not contract.compile:
         # e.g. pix2pix keeps dropout on at inference; compiled code draws its own random numbers, so

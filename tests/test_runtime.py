@@ -236,3 +236,18 @@ def test_app_help_lists_the_runtime_options():
     assert done.returncode == 0
     for option in ("--precision", "--channels-last", "--compile", "--threads", "--warmup"):
         assert option in done.stdout
+
+
+def test_channels_last_converts_4d_tensors_and_leaves_others():
+    """A model with a 5-D table (the colorizer's per-head priors) still runs channels-last."""
+    import torch
+
+    from gan_studio.contract import Contract, Task
+    from gan_studio.runtime import prepare_module
+
+    module = torch.nn.Conv2d(3, 4, 3)
+    module.register_buffer("table", torch.zeros(2, 3, 4, 5, 6))
+    out, _ = prepare_module(module, Contract(task=Task.TRANSLATION, in_channels=3), channels_last=True,
+                            compile=False, name="m")
+    assert out.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not out.weight.is_contiguous() and out.get_buffer("table").is_contiguous()
