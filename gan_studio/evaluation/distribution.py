@@ -65,19 +65,12 @@ def folder_images(folder: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
-def _batches_from_files(files: list[Path], batch_size: int, skipped: list[str]) -> Iterator[torch.Tensor]:
+def _batches(images: Iterable[Any], batch_size: int) -> Iterator[torch.Tensor]:
+    """PIL images -> batches ``(n, 3, FEATURE_SIZE, FEATURE_SIZE)`` in [0, 1] (bilinear, as pytorch-fid)."""
     import numpy as np
 
-    from ..errors import ImageInputError
-    from ..image_io import load_image
-
     batch: list[torch.Tensor] = []
-    for path in files:
-        try:
-            image, _notes = load_image(path)
-        except ImageInputError as exc:
-            skipped.append(f"{path.name}: {exc}")
-            continue
+    for image in images:
         t = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
         batch.append(F.interpolate(t, size=(FEATURE_SIZE, FEATURE_SIZE), mode="bilinear", align_corners=False))
         if len(batch) == batch_size:
@@ -85,6 +78,25 @@ def _batches_from_files(files: list[Path], batch_size: int, skipped: list[str]) 
             batch = []
     if batch:
         yield torch.cat(batch)
+
+
+def _readable_images(files: list[Path], skipped: list[str]) -> Iterator[Any]:
+    """The decoded images of ``files`` (the studio's hardened reader); unreadable ones are noted in
+    ``skipped`` and left out."""
+    from ..errors import ImageInputError
+    from ..image_io import load_image
+
+    for path in files:
+        try:
+            image, _notes = load_image(path)
+        except ImageInputError as exc:
+            skipped.append(f"{path.name}: {exc}")
+            continue
+        yield image
+
+
+def _batches_from_files(files: list[Path], batch_size: int, skipped: list[str]) -> Iterator[torch.Tensor]:
+    return _batches(_readable_images(files, skipped), batch_size)
 
 
 def extract_features(batches: Iterable[torch.Tensor], network: FeatureNetwork) -> torch.Tensor:
@@ -171,24 +183,11 @@ def compare_model(results_images: Iterable[Any], real_dir: str | os.PathLike[str
                   batch_size: int = 32, kid_subset_size: int = 1000, seed: int = 0,
                   download: bool = True) -> dict[str, Any]:
     """Distribution metrics between generated PIL images and the images of ``real_dir``."""
-    import numpy as np
-
     network = feature_network(features, download=download)
     skipped: list[str] = []
     real = extract_features(_batches_from_files(folder_images(real_dir), batch_size, skipped), network)
 
-    def fake_batches() -> Iterator[torch.Tensor]:
-        batch: list[torch.Tensor] = []
-        for image in results_images:
-            t = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
-            batch.append(F.interpolate(t, size=(FEATURE_SIZE, FEATURE_SIZE), mode="bilinear", align_corners=False))
-            if len(batch) == batch_size:
-                yield torch.cat(batch)
-                batch = []
-        if batch:
-            yield torch.cat(batch)
-
-    fake = extract_features(fake_batches(), network)
+    fake = extract_features(_batches(results_images, batch_size), network)
     return {"features": network.label, "comparable_with_published": network.comparable,
             **distribution_metrics(real, fake, kid_subset_size=kid_subset_size, seed=seed),
             "skipped_real": len(skipped)}
