@@ -1,0 +1,89 @@
+"""Content Credentials and the invisible watermark on everything the studio writes, and checking them.
+
+The one writer of studio output files is :func:`save_png` (and :func:`output_bytes` for in-memory
+files): it embeds the watermark (:mod:`.watermark`), writes the PNG text provenance
+(:mod:`gan_studio.metadata`, which records the watermark's state) and signs a C2PA manifest over
+the result (:mod:`.signing`), in that order, so the signature binds the watermarked pixels.
+:func:`gan_studio.metadata.png_bytes` stays the deterministic model-pixels encoder the pinned
+outputs hash. :mod:`.verify` checks any file (``python -m gan_studio verify``, the Inspect tab).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..metadata import png_bytes
+from .signing import sign_bytes
+from .watermark import embed_watermark, watermark_enabled
+
+__all__ = ["RESEARCH_NO_WATERMARK", "credentialed_params", "output_bytes", "save_png"]
+
+#: What the provenance records when the watermark was switched off.
+RESEARCH_NO_WATERMARK = "off (switched off for research use: GAN_STUDIO_WATERMARK=0 or --no-watermark)"
+
+
+def credentialed_params(img: Image.Image, params: Mapping[str, Any], *,
+                        watermark: bool | None = None) -> tuple[Image.Image, dict[str, Any]]:
+    """The watermarked image and the params with a ``watermark`` record added."""
+    out = dict(params)
+    if watermark is None:
+        watermark = watermark_enabled()
+    if watermark:
+        img, out["watermark"] = embed_watermark(img)
+    else:
+        out["watermark"] = RESEARCH_NO_WATERMARK
+    out["content_credentials"] = "C2PA manifest signed by gan_studio (see python -m gan_studio verify)"
+    return img, out
+
+
+def output_bytes(img: Image.Image, params: Mapping[str, Any], *, fmt: str = "PNG", title: str = "output.png",
+                 watermark: bool | None = None, ingredients: Sequence[tuple[str, bytes]] = ()) -> bytes:
+    """An output file's bytes: watermark, then provenance, then a signed C2PA manifest.
+
+    ``fmt`` is ``"PNG"`` (with the text provenance chunks) or ``"JPEG"`` (quality 95; JPEG carries
+    the provenance only inside the manifest). ``watermark=None`` follows ``GAN_STUDIO_WATERMARK``.
+    """
+    if fmt not in ("PNG", "JPEG"):
+        raise ValueError(f"fmt must be 'PNG' or 'JPEG', not {fmt!r}")
+    marked, full = credentialed_params(img, params, watermark=watermark)
+    if fmt == "PNG":
+        data = png_bytes(marked, full)
+    else:
+        buf = io.BytesIO()
+        marked.convert("RGB").save(buf, format="JPEG", quality=95)
+        data = buf.getvalue()
+    return sign_bytes(data, fmt, full, title=title, ingredients=ingredients)
+
+
+def save_png(img: Image.Image, path: str | os.PathLike[str], params: Mapping[str, Any], *, overwrite: bool = False,
+             watermark: bool | None = None, ingredients: Sequence[tuple[str, bytes]] = ()) -> Path:
+    """Write a studio output (PNG, or JPEG for a ``.jpg``/``.jpeg`` path) with credentials; return the path.
+
+    Same contract as :func:`gan_studio.metadata.save_png`: an existing file is replaced only with
+    ``overwrite=True`` (``FileExistsError`` otherwise).
+    """
+    path = Path(path)
+    fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    data = output_bytes(img, params, fmt=fmt, title=path.name, watermark=watermark, ingredients=ingredients)
+    if not overwrite:
+        try:
+            with open(path, "xb") as fh:
+                fh.write(data)
+        except FileExistsError:
+            raise FileExistsError(
+                f"{path} already exists; pass overwrite=True to replace it or choose a new file name") from None
+        return path
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
