@@ -3,11 +3,14 @@
     gan-studio-app [--host 127.0.0.1] [--port 7860] [--share] [--models FILE] [--device auto|cpu|cuda]
                    [--precision auto|fp32|bf16|fp16] [--channels-last auto|on|off] [--compile]
                    [--threads N] [--warmup | --no-warmup] [--public | --no-public]
+                   [--photo-editing | --no-photo-editing]
 
 Runs offline: the embedded default models live under ``checkpoints/``; Hub models listed in the
 catalogue or a ``--models`` file are downloaded on first use (and read from the Hugging Face cache
 afterwards). On Hugging Face Spaces (``SPACE_ID`` set) and with ``--share`` (anyone with the link can
 use it) the studio starts in public mode unless ``--no-public`` is given; see docs/security.md.
+``--no-photo-editing`` (or ``GAN_STUDIO_PHOTO_EDITING=0``) turns off projecting and editing uploaded
+photos (docs/responsible-use.md).
 
 Nothing heavy is imported before the arguments are parsed, so ``--help`` answers at once.
 """
@@ -50,8 +53,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="public deployment: no adding models, only registered model ids, smaller batches "
                              "and images (the default on Hugging Face Spaces and with --share; --no-public "
                              "turns it off)")
+    parser.add_argument("--photo-editing", action=argparse.BooleanOptionalAction, default=None,
+                        help="allow projecting uploaded photos into a StyleGAN and editing them (default: on; "
+                             "--no-photo-editing or GAN_STUDIO_PHOTO_EDITING=0 turns it off, e.g. for a public "
+                             "deployment; see docs/responsible-use.md)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     args = parser.parse_args(argv)
+    if args.photo_editing is None:
+        args.photo_editing = os.environ.get("GAN_STUDIO_PHOTO_EDITING", "1").strip().lower() not in ("0", "off", "false", "no")
     if args.public is None:  # a share link or a Space is reachable by anyone: public unless told otherwise
         args.public = bool(os.environ.get("SPACE_ID")) or args.share
     return args
@@ -79,14 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from gan_studio.ui import build_demo, launch_options
 
-    demo = build_demo(studio, public=args.public)
+    demo = build_demo(studio, public=args.public, photo_editing=args.photo_editing)
     warmup = args.warmup if args.warmup is not None else (studio.device.type == "cuda" or args.compile)
     if warmup:  # in the background: the page is served meanwhile
         import threading
 
         threading.Thread(target=studio.warm_up, name="gan-studio-warmup", daemon=True).start()
     print(f"GAN Studio: {len(studio.registry)} models on {studio.device}"
-          f"{' (public mode)' if args.public else ''}; open http://{args.host}:{args.port}/"
+          f"{' (public mode)' if args.public else ''}{'' if args.photo_editing else ', photo editing off'}; open http://{args.host}:{args.port}/"
           + (" — asking Gradio for a share link too" if args.share else ""))
     try:
         demo.launch(server_name=args.host, server_port=args.port, share=args.share,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from ..metadata import png_bytes
 from .signing import sign_bytes
 from .watermark import embed_watermark, watermark_enabled
 
-__all__ = ["RESEARCH_NO_WATERMARK", "credentialed_params", "output_bytes", "save_png"]
+__all__ = ["RESEARCH_NO_WATERMARK", "credentialed_params", "output_bytes", "save_png", "strip_manifest"]
 
 #: What the provenance records when the watermark was switched off.
 RESEARCH_NO_WATERMARK = "off (switched off for research use: GAN_STUDIO_WATERMARK=0 or --no-watermark)"
@@ -87,3 +88,24 @@ def save_png(img: Image.Image, path: str | os.PathLike[str], params: Mapping[str
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def strip_manifest(data: bytes) -> bytes:
+    """A PNG's bytes without its C2PA manifest chunk (``caBX``): the reproducible part of a studio output.
+
+    A signed manifest holds a signing time, a fresh instance id and a randomised ECDSA signature,
+    so two runs of the same command differ in that chunk only; everything else (pixels, watermark,
+    text provenance) is byte-identical. Data that is not a well-formed PNG comes back unchanged.
+    """
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return data
+    kept, pos = [data[:8]], 8
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        end = pos + 12 + length
+        if end > len(data):
+            return data
+        if kind != b"caBX":
+            kept.append(data[pos:end])
+        pos = end
+    return b"".join(kept) if pos == len(data) else data

@@ -83,7 +83,7 @@ def _examples_cache(folder: Path) -> Iterator[None]:
 
 
 def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.PathLike[str] | None = None,
-               generate_concurrency: int | None = None) -> gr.Blocks:
+               generate_concurrency: int | None = None, photo_editing: bool = True) -> gr.Blocks:
     """The studio's ``gr.Blocks`` over ``studio`` (a :class:`~gan_studio.studio.Studio`).
 
     ``public=True`` is for shared deployments (Spaces): no adding models, only registered model ids
@@ -95,6 +95,8 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
     a fresh folder in the system temp dir, created on first use and removed at exit.
     ``generate_concurrency`` generate calls run at once (default :data:`GENERATE_CONCURRENCY`). The queue is
     configured (``api_open=False``: direct HTTP calls cannot skip it). No model is loaded here.
+    ``photo_editing=False`` (the launcher's ``--no-photo-editing``) switches off projecting uploaded
+    photos into a StyleGAN (and so editing them); the Style tab says so.
     """
     import tempfile
     import uuid
@@ -131,7 +133,8 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
 
                 build_style_tab(access=access, store=store, session_models=session_models,
                                 generate=studio.generate, style_mix=studio.style_mix, directions=studio.directions,
-                                edit=studio.edit, w_interpolate=studio.w_interpolate, project=studio.project,
+                                edit=studio.edit, w_interpolate=studio.w_interpolate,
+                                project=studio.project if photo_editing else None,
                                 max_images=8 if public else 16, max_projection_steps=60 if public else 300)
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):  # GAN vs diffusion (gan_studio/compare.py)
                 from functools import partial
