@@ -155,6 +155,12 @@ def test_the_research_switch_turns_the_watermark_off_and_the_provenance_records_
     os.environ.pop("GAN_STUDIO_WATERMARK", None)  # main() set it for its process
 
 
+def test_an_input_saved_next_to_an_output_is_not_labelled_generated() -> None:
+    data = output_bytes(_photo(), {"mode": "projection-target", "model": "x", "ai_generated": False})
+    assert not detect_watermark(Image.open(io.BytesIO(data))).found
+    assert verify_bytes(data).manifest["state"] == "absent" and read_metadata(data)["mode"] == "projection-target"
+
+
 def test_small_outputs_are_left_unmarked_and_say_so() -> None:
     digit = Image.new("RGB", (32, 32), (10, 10, 10))
     marked, record = embed_watermark(digit)

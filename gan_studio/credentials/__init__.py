@@ -52,6 +52,10 @@ def output_bytes(img: Image.Image, params: Mapping[str, Any], *, fmt: str = "PNG
     """
     if fmt not in ("PNG", "JPEG"):
         raise ValueError(f"fmt must be 'PNG' or 'JPEG', not {fmt!r}")
+    if params.get("ai_generated") is False and fmt == "PNG":
+        # an input as the model saw it (the Style tab's projection target): the user's photo, not generated;
+        # C2PA has no honest source type for it here, so it keeps the text provenance only
+        return png_bytes(img, params)
     marked, full = credentialed_params(img, params, watermark=watermark)
     if fmt == "PNG":
         data = png_bytes(marked, full)
