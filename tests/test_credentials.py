@@ -24,6 +24,7 @@ from gan_studio.credentials import RESEARCH_NO_WATERMARK, output_bytes, save_png
 from gan_studio.credentials.signing import LOCAL_ORG, credentials_dir, load_identity
 from gan_studio.credentials.verify import EXIT_CODES, verify_bytes, verify_file
 from gan_studio.credentials.watermark import DETECT_MIN_MATCHES, METHOD, detect_watermark, embed_watermark
+from gan_studio.errors import UserInputError
 from gan_studio.metadata import DIGITAL_SOURCE_TYPE, png_bytes, read_metadata
 
 REPO = Path(__file__).resolve().parent.parent
@@ -266,8 +267,11 @@ def test_a_deployment_key_from_the_environment_signs_and_its_trust_anchor_makes_
     result = verify_bytes(data)
     assert result.verdict == "intact" and result.manifest["trusted"] and not result.manifest["self_signed"]
     monkeypatch.setenv("GAN_STUDIO_C2PA_KEY", "")
-    with pytest.raises(ValueError, match="set both"):
+    with pytest.raises(UserInputError, match="set both"):
         load_identity()
+    monkeypatch.setenv("GAN_STUDIO_C2PA_TRUST", str(tmp_path / "missing.pem"))
+    with pytest.raises(UserInputError, match="no such file"):
+        verify_bytes(data)
 
 
 def test_c2pa_refuses_a_bare_self_signed_certificate() -> None:

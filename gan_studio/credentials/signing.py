@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..errors import UserInputError
 from ..metadata import DIGITAL_SOURCE_TYPE
 
 __all__ = ["LOCAL_ORG", "SigningIdentity", "build_manifest", "load_identity", "sign_bytes"]
@@ -59,7 +60,7 @@ def _pem_from_env(name: str) -> bytes | None:
         return value.encode("ascii") + b"\n"
     path = Path(value).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"{name}={value!r}: no such file (give a PEM file path or the PEM text itself)")
+        raise UserInputError(f"{name}={value!r}: no such file (give a PEM file path or the PEM text itself)")
     return path.read_bytes()
 
 
@@ -125,7 +126,7 @@ def _cached_identity(cert_env: str | None, key_env: str | None, folder: str) -> 
     if chain and key:
         return SigningIdentity(chain, key, local=False)
     if chain or key:
-        raise ValueError(f"set both {_CERT_ENV} and {_KEY_ENV} (only one is set)")
+        raise UserInputError(f"set both {_CERT_ENV} and {_KEY_ENV} (only one is set)")
     path = Path(folder)
     if not ((path / "chain.pem").is_file() and (path / "signer.key").is_file()):
         _generate_local(path)
@@ -150,7 +151,7 @@ def _signing_alg(key_pem: bytes) -> Any:
         return c2pa.C2paSigningAlg.PS256
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return c2pa.C2paSigningAlg.ED25519
-    raise ValueError(f"unsupported C2PA signing key type {type(key).__name__} (use EC P-256/384, RSA-PSS or Ed25519)")
+    raise UserInputError(f"unsupported C2PA signing key type {type(key).__name__} (use EC P-256/384, RSA-PSS or Ed25519)")
 
 
 def build_manifest(params: Mapping[str, Any], *, title: str, fmt: str) -> dict[str, Any]:
