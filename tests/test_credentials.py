@@ -130,6 +130,18 @@ def test_a_tampered_file_fails_validation_and_verify_says_so(signed: bytes, tmp_
     assert "confidence" in records[1]["watermark"] and records[1]["watermark"]["found"] is False
 
 
+def test_verify_reports_missing_and_non_image_files(tmp_path: Path, capsys: Any) -> None:
+    from gan_studio.cli import main
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    assert main(["verify", str(tmp_path / "missing.png")]) == 4
+    assert "not a readable image" in capsys.readouterr().out
+    assert main(["verify", "--json", str(text), str(tmp_path)]) == 4
+    records = json.loads(capsys.readouterr().out)
+    assert [r["verdict"] for r in records] == ["unreadable", "unreadable"]
+
+
 def test_a_stripped_and_resaved_output_is_still_found_by_its_watermark(signed: bytes) -> None:
     buf = io.BytesIO()
     Image.open(io.BytesIO(signed)).convert("RGB").save(buf, format="JPEG", quality=90)
