@@ -93,10 +93,11 @@ def _tile_progress_bar(desc: str) -> Any:
     return update
 
 
-def _save(image: Any, params: dict[str, Any], path: Path, overwrite: bool) -> None:
-    from .credentials import save_png  # watermark + text provenance + signed C2PA manifest
+def _save(image: Any, params: dict[str, Any], path: Path, overwrite: bool, source: str | None = None) -> None:
+    from .credentials import save_png, studio_ingredients  # watermark + text provenance + signed C2PA manifest
 
-    save_png(image, path, params, overwrite=overwrite)
+    # an input that is itself a studio output is recorded in the manifest as an ingredient
+    save_png(image, path, params, overwrite=overwrite, ingredients=studio_ingredients(source))
     print(path)
 
 
@@ -215,7 +216,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         finally:
             if bar is not None:
                 bar.close()
-    _save(result.image, result.params, out, args.overwrite)
+    _save(result.image, result.params, out, args.overwrite, source=args.input)
     return 0
 
 
@@ -225,7 +226,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     size = args.size if args.render_factor is None else 16 * args.render_factor
     result = studio.colorize(args.model, _load_input(args.input, keep_alpha=True), working_size=size,
                              strength=args.strength)
-    _save(result.image, result.params, out, args.overwrite)
+    _save(result.image, result.params, out, args.overwrite, source=args.input)
     return 0
 
 

@@ -322,6 +322,27 @@ def test_chain_steps_and_studio_inputs_are_recorded(signed: bytes) -> None:
     assert result.manifest["ingredients"] == ["input.png"]
 
 
+def test_the_cli_records_a_studio_input_as_an_ingredient(tmp_path: Path, signed: bytes) -> None:
+    from gan_studio.cli import main
+
+    first = tmp_path / "first.png"
+    first.write_bytes(signed)
+    out = tmp_path / "second.png"
+    assert main(["translate", "--model", "photo2sketch", str(first), "--direction", "AtoB", "-o", str(out),
+                 "--device", "cpu"]) == 0
+    result = verify_file(out)
+    assert result.verdict == "intact" and result.manifest["ingredients"] == ["first.png"]
+    # a photo from elsewhere is no ingredient; a damaged "studio-looking" file does not stop the output
+    plain, odd = tmp_path / "plain.png", tmp_path / "odd.png"
+    assert main(["translate", "--model", "photo2sketch", str(REPO / "examples" / "coffee.jpg"), "-o", str(plain),
+                 "--device", "cpu"]) == 0
+    assert verify_file(plain).manifest["ingredients"] == []
+    odd_input = tmp_path / "odd-input.png"
+    odd_input.write_bytes(_damaged_png(signed))
+    assert main(["translate", "--model", "photo2sketch", str(odd_input), "-o", str(odd), "--device", "cpu"]) == 0
+    assert verify_file(odd).verdict == "intact"
+
+
 def _damaged_png(signed: bytes) -> bytes:
     chunks = _chunks(signed)
     manifest = next(c for k, c in chunks if k == b"caBX")

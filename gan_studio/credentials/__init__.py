@@ -23,7 +23,11 @@ from ..metadata import png_bytes
 from .signing import sign_bytes
 from .watermark import embed_watermark, watermark_enabled
 
-__all__ = ["RESEARCH_NO_WATERMARK", "credentialed_params", "output_bytes", "save_png", "strip_manifest"]
+__all__ = ["RESEARCH_NO_WATERMARK", "credentialed_params", "output_bytes", "save_png", "strip_manifest",
+           "studio_ingredients"]
+
+#: Largest input file read to record it as an ingredient.
+MAX_INGREDIENT_BYTES = 50 * 1024 * 1024
 
 #: What the provenance records when the watermark was switched off.
 RESEARCH_NO_WATERMARK = "off (switched off for research use: GAN_STUDIO_WATERMARK=0 or --no-watermark)"
@@ -113,3 +117,30 @@ def strip_manifest(data: bytes) -> bytes:
             kept.append(data[pos:end])
         pos = end
     return b"".join(kept) if pos == len(data) else data
+
+
+def studio_ingredients(source: str | os.PathLike[str] | None) -> list[tuple[str, bytes]]:
+    """``[(file name, bytes)]`` when the input file at ``source`` is a studio output (it carries the
+    studio's text provenance or a C2PA manifest), else ``[]``; for ``save_png(..., ingredients=...)``.
+
+    Anything that is not a readable regular file of at most :data:`MAX_INGREDIENT_BYTES` gives ``[]``.
+    """
+    from ..errors import ImageInputError
+    from ..metadata import read_metadata
+
+    if source is None:
+        return []
+    path = Path(source)
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_INGREDIENT_BYTES:
+            return []
+        data = path.read_bytes()
+    except OSError:
+        return []
+    try:
+        read_metadata(data)
+    except ImageInputError:
+        has_manifest = b"c2pa" in data[:MAX_INGREDIENT_BYTES] and data.startswith((b"\x89PNG", b"\xff\xd8"))
+        if not has_manifest:
+            return []
+    return [(path.name, data)]

@@ -201,7 +201,10 @@ def sign_bytes(data: bytes, fmt: str, params: Mapping[str, Any], *, title: str,
                                                              context=_context()) as builder:
         for name, blob in ingredients:
             kind = "image/png" if blob.startswith(b"\x89PNG") else "image/jpeg"
-            builder.add_ingredient({"title": name, "relationship": "parentOf"}, kind, io.BytesIO(blob))
+            try:
+                builder.add_ingredient({"title": name, "relationship": "parentOf"}, kind, io.BytesIO(blob))
+            except c2pa.C2paError as exc:  # a damaged input: the output is still written and signed
+                logger.warning("input %s is not recorded as a C2PA ingredient: %s", name, str(exc)[:200])
         builder.sign(signer, MIME[fmt], io.BytesIO(data), out)
     return out.getvalue()
 
