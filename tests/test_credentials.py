@@ -174,6 +174,21 @@ def test_an_input_saved_next_to_an_output_is_not_labelled_generated() -> None:
     assert verify_bytes(data).manifest["state"] == "absent" and read_metadata(data)["mode"] == "projection-target"
 
 
+def test_without_the_watermark_library_outputs_are_still_signed_and_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """opencv needs libGL.so.1; a slim container without it cannot load the watermark library."""
+    import sys
+
+    from gan_studio.credentials import watermark
+
+    monkeypatch.setitem(sys.modules, "imwatermark.dwtDctSvd", None)  # import now raises ImportError
+    monkeypatch.setattr(watermark, "_IMPORT_ERROR", None)
+    data = output_bytes(_photo(), PARAMS)
+    assert "could not be loaded" in read_metadata(data)["watermark"]
+    result = verify_bytes(data)
+    assert result.verdict == "intact" and not result.watermark["checked"]
+    assert "could not be loaded" in result.watermark["note"]
+
+
 def test_small_outputs_are_left_unmarked_and_say_so() -> None:
     digit = Image.new("RGB", (32, 32), (10, 10, 10))
     marked, record = embed_watermark(digit)

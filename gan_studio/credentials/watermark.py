@@ -14,6 +14,7 @@ digits) are left unmarked and their provenance says so. ``GAN_STUDIO_WATERMARK=0
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,8 @@ MIN_PIXELS = 256 * 256
 #: JPEG at PSNR ~36 dB (the library default is 36).
 _SCALE = 50
 _ENV = "GAN_STUDIO_WATERMARK"
+_IMPORT_ERROR: str | None = None
+logger = logging.getLogger(__name__)
 
 
 def watermark_enabled(default: bool = True) -> bool:
@@ -58,6 +61,24 @@ def watermark_enabled(default: bool = True) -> bool:
     if value in ("1", "on", "true", "yes"):
         return True
     return default
+
+
+def _method() -> Any:
+    """The library's DWT-DCT-SVD class, or None when it cannot be imported (logged once).
+
+    ``opencv-python`` (pulled in by invisible-watermark) needs the system's ``libGL.so.1``; a slim
+    container without it (``apt-get install libgl1``) cannot load it. Outputs are then still written
+    and signed, and their provenance says the watermark was unavailable.
+    """
+    global _IMPORT_ERROR
+    try:
+        from imwatermark.dwtDctSvd import EmbedDwtDctSvd  # the method's module (the package also imports torch)
+    except ImportError as exc:
+        if _IMPORT_ERROR is None:
+            logger.warning("invisible watermark unavailable: %s (install libgl1 or opencv-python-headless)", exc)
+        _IMPORT_ERROR = str(exc)
+        return None
+    return EmbedDwtDctSvd
 
 
 def _bgr(img: Image.Image) -> np.ndarray[Any, Any]:
@@ -71,13 +92,14 @@ def embed_watermark(img: Image.Image) -> tuple[Image.Image, str]:
     RGB, RGBA, L and LA images are handled (alpha is kept as it is; a gray image becomes RGB,
     since the mark lives in the colour channels).
     """
-    from imwatermark.dwtDctSvd import EmbedDwtDctSvd  # the method's module: no torch import (the package's does)
-
     width, height = img.size
     if width * height < MIN_PIXELS:
         return img, f"none: {width}x{height} px is below the watermark's minimum of 256x256 px"
+    method = _method()
+    if method is None:
+        return img, f"none: the watermark library could not be loaded ({_IMPORT_ERROR})"
     alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
-    marked = EmbedDwtDctSvd(list(PAYLOAD), wmLen=PAYLOAD_BITS, scales=[0, _SCALE, 0]).encode(_bgr(img))
+    marked = method(list(PAYLOAD), wmLen=PAYLOAD_BITS, scales=[0, _SCALE, 0]).encode(_bgr(img))
     out = Image.fromarray(np.ascontiguousarray(np.asarray(marked)[:, :, ::-1]), "RGB")
     if alpha is not None:
         out.putalpha(alpha)
@@ -101,13 +123,14 @@ class WatermarkResult:
 
 def detect_watermark(img: Image.Image) -> WatermarkResult:
     """Look for the studio's watermark in ``img`` (any decoded PIL image)."""
-    from imwatermark.dwtDctSvd import EmbedDwtDctSvd
-
     width, height = img.size
     if width * height < MIN_PIXELS:
         return WatermarkResult(False, 0, False, f"not checked: {width}x{height} px is too small to carry the watermark "
                                                 "(the studio leaves such outputs unmarked)")
-    bits = EmbedDwtDctSvd([], wmLen=PAYLOAD_BITS, scales=[0, _SCALE, 0]).decode(_bgr(img))
+    method = _method()
+    if method is None:
+        return WatermarkResult(False, 0, False, f"not checked: the watermark library could not be loaded ({_IMPORT_ERROR})")
+    bits = method([], wmLen=PAYLOAD_BITS, scales=[0, _SCALE, 0]).decode(_bgr(img))
     matches = int(sum(int(bool(b)) == p for b, p in zip(bits, PAYLOAD, strict=True)))
     if matches >= DETECT_MIN_MATCHES:
         note = f"found: {matches} of {PAYLOAD_BITS} bits match the studio's watermark"
