@@ -3,11 +3,14 @@
     gan-studio-app [--host 127.0.0.1] [--port 7860] [--share] [--models FILE] [--device auto|cpu|cuda]
                    [--precision auto|fp32|bf16|fp16] [--channels-last auto|on|off] [--compile]
                    [--threads N] [--warmup | --no-warmup] [--public | --no-public] [--mcp]
+                   [--photo-editing | --no-photo-editing]
 
 Runs offline: the embedded default models live under ``checkpoints/``; Hub models listed in the
 catalogue or a ``--models`` file are downloaded on first use (and read from the Hugging Face cache
 afterwards). On Hugging Face Spaces (``SPACE_ID`` set) and with ``--share`` (anyone with the link can
 use it) the studio starts in public mode unless ``--no-public`` is given; see docs/security.md.
+``--no-photo-editing`` (or ``GAN_STUDIO_PHOTO_EDITING=0``) turns off projecting and editing uploaded
+photos (docs/responsible-use.md).
 
 ``--mcp`` (or ``GAN_STUDIO_MCP=1``, e.g. in a Space's settings) also serves the studio's tools to AI
 agents over MCP (streamable HTTP at ``/gradio_api/mcp/``; needs ``pip install -r requirements-mcp.txt``):
@@ -55,13 +58,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "and images (the default on Hugging Face Spaces and with --share; --no-public "
                              "turns it off)")
     parser.add_argument("--mcp", action=argparse.BooleanOptionalAction, default=None,
-                        help="also serve the studio's tools (list_models, generate_image, translate_image, "
-                             "colorize_image) to AI agents over MCP at /gradio_api/mcp/ (needs gradio[mcp]: "
-                             "pip install -r requirements-mcp.txt); default: on when GAN_STUDIO_MCP=1")
+                        help="also serve the studio's tools (list_models, describe_image, generate_image, "
+                             "translate_image, colorize_image, upscale_image) to AI agents over MCP at "
+                             "/gradio_api/mcp/ (needs gradio[mcp]: pip install -r requirements-mcp.txt); "
+                             "default: on when GAN_STUDIO_MCP=1")
+    parser.add_argument("--photo-editing", action=argparse.BooleanOptionalAction, default=None,
+                        help="allow projecting uploaded photos into a StyleGAN and editing them (default: on; "
+                             "--no-photo-editing or GAN_STUDIO_PHOTO_EDITING=0 turns it off, e.g. for a public "
+                             "deployment; see docs/responsible-use.md)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     args = parser.parse_args(argv)
     if args.mcp is None:
         args.mcp = os.environ.get("GAN_STUDIO_MCP", "").strip().lower() in ("1", "true", "yes", "on")
+    if args.photo_editing is None:
+        args.photo_editing = os.environ.get("GAN_STUDIO_PHOTO_EDITING", "1").strip().lower() not in ("0", "off", "false", "no")
     if args.public is None:  # a share link or a Space is reachable by anyone: public unless told otherwise
         args.public = bool(os.environ.get("SPACE_ID")) or args.share
     return args
@@ -96,14 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("error: --mcp needs Gradio's MCP extra: pip install -r requirements-mcp.txt "
                   "(or pip install 'gan_studio[mcp]')", file=sys.stderr)
             return 2
-    demo = build_demo(studio, public=args.public, mcp=args.mcp)
+    demo = build_demo(studio, public=args.public, mcp=args.mcp, photo_editing=args.photo_editing)
     warmup = args.warmup if args.warmup is not None else (studio.device.type == "cuda" or args.compile)
     if warmup:  # in the background: the page is served meanwhile
         import threading
 
         threading.Thread(target=studio.warm_up, name="gan-studio-warmup", daemon=True).start()
     print(f"GAN Studio: {len(studio.registry)} models on {studio.device}"
-          f"{' (public mode)' if args.public else ''}; open http://{args.host}:{args.port}/"
+          f"{' (public mode)' if args.public else ''}{'' if args.photo_editing else ', photo editing off'}; open http://{args.host}:{args.port}/"
           + (" — asking Gradio for a share link too" if args.share else "")
           + (f"; MCP tools at http://{args.host}:{args.port}/gradio_api/mcp/" if args.mcp else ""))
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,10 +93,11 @@ def _tile_progress_bar(desc: str) -> Any:
     return update
 
 
-def _save(image: Any, params: dict[str, Any], path: Path, overwrite: bool) -> None:
-    from .metadata import save_png
+def _save(image: Any, params: dict[str, Any], path: Path, overwrite: bool, source: str | None = None) -> None:
+    from .credentials import save_png, studio_ingredients  # watermark + text provenance + signed C2PA manifest
 
-    save_png(image, path, params, overwrite=overwrite)
+    # an input that is itself a studio output is recorded in the manifest as an ingredient
+    save_png(image, path, params, overwrite=overwrite, ingredients=studio_ingredients(source))
     print(path)
 
 
@@ -236,7 +238,7 @@ def _run_image_task(path: str, out: Path, run: Any, overwrite: bool) -> None:
             logger.warning("%s is animated: only its first frame is used; write to a .gif to run every frame",
                            Path(path).name)
         result = run(_load_input(path, keep_alpha=True))
-        _save(result.image, result.params, out, overwrite)
+        _save(result.image, result.params, out, overwrite, source=path)
         return
     from .pipelines.frames import run_frames
 
@@ -754,7 +756,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "seeds": result.seeds, "steps": result.diffusion.steps, "software": result.gan.results[0].params.get("software"),
             "ai_generated": True,
         }
-        from .metadata import save_png
+        from .credentials import save_png
 
         save_png(comparison_grid(result), out, params, overwrite=args.overwrite)
         print(f"{out}  (row 1: {result.gan.model}, row 2: {result.diffusion.model})", file=sys.stderr if args.json else sys.stdout)
@@ -887,6 +889,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="GAN Studio: generate, translate, colorize and upscale images with GAN generators.",
     )
     parser.add_argument("--version", action="version", version=f"gan_studio {__version__}")
+    parser.add_argument("--no-watermark", action="store_true",
+                        help="research use: write outputs without the invisible watermark (the provenance records it; "
+                             "same as GAN_STUDIO_WATERMARK=0)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("models", help="list the registered models")
@@ -1058,6 +1063,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     p.set_defaults(func=cmd_info)
 
+    p = sub.add_parser("verify", help="check images for the studio's Content Credentials, watermark and provenance "
+                       "(exit 0 intact, 1 not identified, 2 tampered, 3 watermark only, 4 unreadable)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="images to check (any source; bad files are reported, not fatal)")
+    p.add_argument("--json", action="store_true", help="print one JSON record per file (a JSON list)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    p.set_defaults(func=cmd_verify)
+
     p = sub.add_parser("convert", help="turn a foreign checkpoint into a gan_studio model folder")
     p.add_argument("src", help="weight file: .safetensors, .pth/.pt/.bin/.ckpt (loaded weights-only), or an NVIDIA "
                              "StyleGAN network pickle .pkl (read by an allow-listed unpickler: no code from the "
@@ -1154,9 +1166,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """``verify FILE...``: Content Credentials, watermark and provenance of each file; the most serious exit code."""
+    from .credentials.verify import format_verification, verify_file
+
+    results = [verify_file(f) for f in args.files]
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False, default=str))
+    else:
+        print("\n\n".join(format_verification(r) for r in results))
+    severity = [2, 4, 1, 3, 0]  # tampered first, then unreadable, not identified, watermark only, intact
+    return min((r.exit_code for r in results), key=severity.index)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--no-watermark" in argv:  # accepted anywhere on the line, not only before the command
+        argv = ["--no-watermark"] + [a for a in argv if a != "--no-watermark"]
     args = parser.parse_args(argv)
+    if getattr(args, "no_watermark", False):
+        os.environ["GAN_STUDIO_WATERMARK"] = "0"
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

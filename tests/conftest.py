@@ -25,6 +25,18 @@ from launched_app import APP_ENV
 from tiny_models import make_models_toml
 
 
+@pytest.fixture(scope="session", autouse=True)
+def local_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The studio's local C2PA key for this test session: made in a temporary folder, never in the
+    user's cache (gan_studio.credentials.signing); launched apps inherit it through the environment."""
+    folder = tmp_path_factory.mktemp("c2pa_credentials")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GAN_STUDIO_CREDENTIALS_DIR", str(folder))
+        mp.delenv("GAN_STUDIO_C2PA_CERT", raising=False)
+        mp.delenv("GAN_STUDIO_C2PA_KEY", raising=False)
+        yield folder
+
+
 @pytest.fixture
 def isolated_hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point ``HF_HOME``/``HF_HUB_CACHE`` at an empty temporary folder and return ``HF_HOME``.

@@ -48,7 +48,8 @@ class App:
 
 
 def launch_app(root: Path, *, public: bool, registry: Any = None, queue: dict[str, Any] | None = None,
-               generate_concurrency: int | None = None, mcp: bool = False) -> App:
+               generate_concurrency: int | None = None, mcp: bool = False,
+               photo_editing: bool = True) -> App:
     """The studio over ``registry`` (default: the tiny UI models, written under ``root``) launched
     on a free port of 127.0.0.1, one torch thread; ``queue`` overrides its queue settings; ``mcp``
     adds the agents' tools and serves them over MCP (needs gradio[mcp])."""
@@ -62,7 +63,7 @@ def launch_app(root: Path, *, public: bool, registry: Any = None, queue: dict[st
         registry = ui_registry(make_ui_models(root / "models"))
     studio = Studio(device="cpu", registry=registry)
     demo = build_demo(studio, public=public, output_dir=root / "outputs", generate_concurrency=generate_concurrency,
-                      mcp=mcp)
+                      mcp=mcp, photo_editing=photo_editing)
     if queue:
         demo.queue(**queue)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,

@@ -43,7 +43,10 @@ def app(env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 
 
 def _sha(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The file's hash without its C2PA manifest chunk (signing time and signature differ per run)."""
+    from gan_studio.credentials import strip_manifest
+
+    return hashlib.sha256(strip_manifest(Path(path).read_bytes())).hexdigest()
 
 
 def _open(path: str | Path) -> Any:

@@ -19,7 +19,7 @@ LAYERS: dict[str, int] = {
     "gan_studio._version": 0, "gan_studio.errors": 0, "gan_studio.contract": 0, "gan_studio.memory": 0,
     "gan_studio.device": 0, "gan_studio.paths": 0, "gan_studio.data": 0, "gan_studio.image_io": 0, "gan_studio.metadata": 0,
     "gan_studio.weights": 1, "gan_studio.network_pickle": 1, "gan_studio.hub": 1, "gan_studio.folder": 1,
-    "gan_studio.fastai_pickle": 1,
+    "gan_studio.fastai_pickle": 1, "gan_studio.credentials": 1,
     "gan_studio.architectures": 2, "gan_studio.convert": 2,
     "gan_studio.registry": 3,
     "gan_studio.runtime": 4, "gan_studio.perceptual": 4, "gan_studio.batching": 4, "gan_studio.models": 4,
@@ -30,7 +30,7 @@ LAYERS: dict[str, int] = {
     "gan_studio.cli": 8, "gan_studio.app": 8, "gan_studio.__main__": 8, "gan_studio.ui": 8,
     "gan_studio": 9,  # the package's public API (gan_studio/__init__.py) may use anything
 }
-LAYER_NAMES = ["core (errors, contract, memory, data, image_io, metadata)", "io (weights, hub, folder)",
+LAYER_NAMES = ["core (errors, contract, memory, data, image_io, metadata)", "io (weights, hub, folder, credentials)",
                "architectures, convert", "registry", "models, runtime, batching", "pipelines", "studio",
                "evaluation, compare, training, datasets", "cli, ui", "the package API"]
 

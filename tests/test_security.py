@@ -37,6 +37,8 @@ from launched_app import App, launch_app
 from PIL import Image
 from ui_fixtures import make_ui_models, ui_registry
 
+from gan_studio.credentials import strip_manifest
+
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "examples" / "chelsea.jpg"
 
@@ -508,7 +510,7 @@ def test_hub_stopped_or_hanging_mid_session(app: App, hub_server: HubServer, mod
     t0 = time.perf_counter()
     again, _ = client.predict("tester/hub-dcgan", 5, 2, None, 0, api_name="/generate")
     cached_s = time.perf_counter() - t0
-    assert Path(again[0]["image"]).read_bytes() == first
+    assert strip_manifest(Path(again[0]["image"]).read_bytes()) == strip_manifest(first)  # the C2PA chunk differs
 
     # 3. an uncached model with the Hub refusing connections: a clear error, at once
     t0 = time.perf_counter()
@@ -555,7 +557,7 @@ def test_checkpoint_corrupted_on_disk_mid_session(app: App, tmp_path: Path) -> N
     first = Path(gallery[0]["image"]).read_bytes()
     (folder / "model.safetensors").write_bytes(b"\x00" * 64)  # corrupted after it was loaded
     gallery, _ = client.predict(str(folder), 4, 1, None, 0, api_name="/generate")
-    assert Path(gallery[0]["image"]).read_bytes() == first  # still served from memory
+    assert strip_manifest(Path(gallery[0]["image"]).read_bytes()) == strip_manifest(first)  # still served from memory
     budget = app.studio.cache.max_bytes
     app.studio.cache.max_bytes = 1  # every new model now evicts the least recently used one
     try:
@@ -575,7 +577,7 @@ def test_checkpoint_corrupted_on_disk_mid_session(app: App, tmp_path: Path) -> N
 def test_injected_out_of_memory_through_the_app(app: App) -> None:
     client = app.new_client()
     expected, _ = client.predict("ui-dcgan", 20, 8, None, 0, api_name="/generate")
-    expected_bytes = [Path(item["image"]).read_bytes() for item in expected]
+    expected_bytes = [strip_manifest(Path(item["image"]).read_bytes()) for item in expected]  # minus the C2PA chunk
     wrappers: list[OOMAbove] = []
 
     def inject(limit: int) -> tuple[Any, Any]:
@@ -589,7 +591,7 @@ def test_injected_out_of_memory_through_the_app(app: App) -> None:
         # over the limit once: retried at half the batch, same images
         gallery, _ = client.predict("ui-dcgan", 20, 8, None, 0, api_name="/generate")
         assert wrappers[-1].calls == [8, 4, 4]
-        assert [Path(item["image"]).read_bytes() for item in gallery] == expected_bytes
+        assert [strip_manifest(Path(item["image"]).read_bytes()) for item in gallery] == expected_bytes
         # still over the limit after the retry: a readable message, for as many calls as there are slots
         app.studio.cache._items[key] = original
         inject(limit=1)

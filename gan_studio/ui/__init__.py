@@ -84,7 +84,8 @@ def _examples_cache(folder: Path) -> Iterator[None]:
 
 
 def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.PathLike[str] | None = None,
-               generate_concurrency: int | None = None, mcp: bool = False) -> gr.Blocks:
+               generate_concurrency: int | None = None, mcp: bool = False,
+               photo_editing: bool = True) -> gr.Blocks:
     """The studio's ``gr.Blocks`` over ``studio`` (a :class:`~gan_studio.studio.Studio`).
 
     ``public=True`` is for shared deployments (Spaces): no adding models, only registered model ids
@@ -98,6 +99,8 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
     configured (``api_open=False``: direct HTTP calls cannot skip it). No model is loaded here.
     ``mcp=True`` adds the agents' tools (:mod:`gan_studio.ui.agents`) and lists only them as MCP tools;
     launch with ``mcp_server=True`` to serve them.
+    ``photo_editing=False`` (the launcher's ``--no-photo-editing``) switches off projecting uploaded
+    photos into a StyleGAN (and so editing them); the Style tab says so.
     """
     import tempfile
     import uuid
@@ -134,7 +137,8 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
 
                 sty = build_style_tab(access=access, store=store, session_models=session_models,
                                 generate=studio.generate, style_mix=studio.style_mix, directions=studio.directions,
-                                edit=studio.edit, w_interpolate=studio.w_interpolate, project=studio.project,
+                                edit=studio.edit, w_interpolate=studio.w_interpolate,
+                                project=studio.project if photo_editing else None,
                                 max_images=8 if public else 16, max_projection_steps=60 if public else 300)
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):  # GAN vs diffusion (gan_studio/compare.py)
                 from functools import partial

@@ -1,7 +1,8 @@
 """The Inspect tab: read the parameters a studio PNG carries and send them back to the tab that
-made it, to reproduce it.
+made it, to reproduce it; and check any image's Content Credentials (C2PA), the studio's invisible
+watermark and its text provenance, in plain words (the same findings as ``python -m gan_studio verify``).
 
-Endpoints: ``inspect``, ``reproduce``, ``inspect_example``.
+Endpoints: ``inspect``, ``reproduce``, ``inspect_example``, ``verify_image``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,41 @@ def summary(params: dict[str, Any]) -> str:
     return text
 
 
+_VERDICT_MD = {
+    "intact": "**Studio output, Content Credentials intact.**",
+    "not_identified": "**Not identified as studio output.** No Content Credentials and no studio watermark "
+                      "were found. That does *not* mean the image is real: re-saving, screenshots and other "
+                      "tools drop or never add them.",
+    "tampered": "**Tampered:** the file carries Content Credentials, but its pixels or manifest no longer match them.",
+    "watermark_only": "**Studio output by its watermark**, but its Content Credentials are missing or stripped "
+                      "(re-saved or edited elsewhere).",
+    "unreadable": "**Not a readable image.**",
+}
+
+
+def verification_markdown(result: Any) -> str:
+    """The Inspect tab's plain-words report of a :class:`gan_studio.credentials.verify.Verification`."""
+    m, w = result.manifest, result.watermark
+    lines = [_VERDICT_MD[result.verdict], "",
+             f"- **Content Credentials (C2PA):** {markdown_escape(m.get('state', '?'))}: "
+             f"{markdown_escape(m.get('note', ''))}"]
+    if m.get("signer"):
+        lines.append(f"  - signer: {markdown_escape(m['signer'])} (issuer {markdown_escape(m.get('issuer') or '?')}); "
+                     f"self-signed: {'yes' if m.get('self_signed') else 'no'}; "
+                     f"on a trust list: {'yes' if m.get('trusted') else 'no'}")
+    for i, step in enumerate(m.get("steps") or [], 1):
+        params = step.get("parameters") if isinstance(step.get("parameters"), dict) else {}
+        model = params.get("model", params.get("model_id", "")) if params else ""
+        lines.append(f"  - step {i}: {markdown_escape(step.get('action') or '?')} by "
+                     f"{markdown_escape(step.get('software') or '?')} {markdown_escape(model or '')}".rstrip())
+    for ingredient in m.get("ingredients") or []:
+        lines.append(f"  - ingredient: {markdown_escape(ingredient or '?')}")
+    confidence = f" (confidence {w.get('confidence', 0):.2f})" if w.get("checked") else ""
+    lines.append(f"- **Invisible watermark:** {markdown_escape(w.get('note', ''))}{confidence}")
+    lines.append(f"- **Text provenance:** {markdown_escape(result.provenance_note)}")
+    return "\n".join(lines)
+
+
 def build_inspect_tab(
     *,
     access: ModelAccess,
@@ -85,6 +121,9 @@ def build_inspect_tab(
             about = gr.Markdown(elem_id="inspect-summary")
             params = gr.JSON(label="Parameters", elem_id="inspect-params")
             send = gr.Button("Send to its tab to reproduce", visible=False, elem_id="reproduce-button")
+            check = gr.Button("Check Content Credentials and watermark", elem_id="verify-button")
+            checks = gr.Markdown(elem_id="verify-report")
+            findings = gr.JSON(label="Credentials check (as verify --json)", elem_id="verify-json")
 
     @user_errors
     def do_inspect(path: str | None) -> tuple[dict[str, Any], str, Any]:
@@ -128,7 +167,20 @@ def build_inspect_tab(
         updates[tabs] = gr.Tabs(selected=tab)
         return updates
 
+    @user_errors
+    def do_verify(path: str | None) -> tuple[str, dict[str, Any]]:
+        from ..credentials.verify import verify_file
+
+        if path in (None, ""):
+            raise ImageInputError("no image uploaded: drop an image to check first")
+        result = verify_file(path)  # never raises for a bad file: it is reported
+        record = result.to_json()
+        record["file"] = "uploaded image"  # not the server's temp path
+        return verification_markdown(result), record
+
     run.click(do_inspect, image, [params, about, send], api_name="inspect", concurrency_limit=None)
+    check.click(do_verify, image, [checks, findings], api_name="verify_image")
+    image.upload(do_verify, image, [checks, findings], api_name="verify_upload", api_visibility="undocumented")
     image.upload(do_inspect, image, [params, about, send], api_name="inspect_upload", concurrency_limit=None,
                  api_visibility="undocumented")
     targets = list(dict.fromkeys([tabs, *generate_tab.components(generate), *translate_tab.components(translate),

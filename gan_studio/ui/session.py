@@ -78,7 +78,7 @@ class OutputStore:
         shutil.rmtree(folder, ignore_errors=True)
 
     def save_png(self, folder: Path, name: str, image: Any, params: dict[str, Any]) -> str:
-        from ..metadata import save_png
+        from ..credentials import save_png  # watermark + text provenance + signed C2PA manifest
 
         path = folder / f"{slug(name)}.png"
         save_png(image, path, params, overwrite=True)

@@ -147,11 +147,17 @@ def build_style_tab(
             with gr.Group(visible=False) as photo_group:
                 from ..pipelines.projection import LOSS_NOTE
 
-                gr.Markdown("**Only edit photos of people who agreed to it.** Edited faces can mislead; every "
-                            "result is labelled as AI-generated in its file. Projection uses a " + LOSS_NOTE + ".",
+                gr.Markdown("**Only edit photos of people who agreed to it.** Edited faces can mislead: never use "
+                            "them to deceive, harass or impersonate. Every result is labelled as AI-generated in its "
+                            "file (signed Content Credentials and an invisible watermark; check any image in the "
+                            "Inspect tab). Projection uses a " + LOSS_NOTE + "."
+                            if project is not None else
+                            "**Editing uploaded photos is switched off on this server** by its operator "
+                            "(`--no-photo-editing`). Generated faces can still be edited.",
                             elem_id="style-consent")
                 photo = UploadImage(type="filepath", image_mode=None, label="Your photo (a face, centred)",
-                                    sources=["upload", "clipboard"], elem_id="style-photo")
+                                    sources=["upload", "clipboard"], elem_id="style-photo",
+                                    interactive=project is not None)
                 steps = gr.Slider(10, max_projection_steps, value=min(100, max_projection_steps), step=10,
                                   label="Optimisation steps", info="more steps: closer, slower",
                                   elem_id="style-steps")
@@ -159,7 +165,8 @@ def build_style_tab(
                                   ("W+: one per layer (closer, edits less cleanly)", "w+")], value="w",
                                  label="Projection space")
                 with gr.Row():
-                    run_project = gr.Button("Project", variant="primary", elem_id="style-project-button")
+                    run_project = gr.Button("Project", variant="primary", elem_id="style-project-button",
+                                            interactive=project is not None)
                     stop_project = gr.Button("Stop", elem_id="style-stop-button")
             projected = gr.State(None)  # the projected photo's styles (a list of lists), per session
         with gr.Column(scale=2, min_width=360):
