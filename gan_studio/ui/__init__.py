@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from ..contract import JOBS, Task
+from ..errors import UserInputError
 from ..image_io import frames_to_gif
 from .colorize import build_colorize_tab
 from .examples import EXAMPLES_DIR, colorize_examples, inspect_examples, translate_examples
@@ -37,6 +38,7 @@ from .translate import build_translate_tab
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..studio import Studio
+    from ..training.runs import RunManager
 
 __all__ = ["build_demo", "launch_options", "blocked_paths", "EXAMPLES_DIR", "QUEUE_SIZE", "CONCURRENCY", "GENERATE_CONCURRENCY",
            "MAX_FILE_SIZE"]
@@ -139,9 +141,9 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                 from ..compare import compare as compare_models
                 from .compare import build_compare_tab
 
-                build_compare_tab(access=access, store=store, session_models=session_models,
-                                  compare=partial(compare_models, studio), max_images=8 if public else 16,
-                                  max_eval_samples=200 if public else 1000)
+                cmp = build_compare_tab(access=access, store=store, session_models=session_models,
+                                        compare=partial(compare_models, studio), max_images=8 if public else 16,
+                                        max_eval_samples=200 if public else 1000)
             with gr.Tab("Translate", id="translate", elem_id="tab-translate"):
                 tr = build_translate_tab(
                     access=access, store=store, session_models=session_models,
@@ -159,6 +161,15 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                     refresh=[(gen.model, JOBS["generate"]), (tr.model, JOBS["translate"]),
                              (col.model, JOBS["colorize"])],
                 )
+            with gr.Tab("Train on images", id="train-images", elem_id="tab-train-images"):
+                from .train_images import build_train_images_tab
+
+                build_train_images_tab(
+                    demo=demo, access=access, manager=training_runs(studio, root, public=public),
+                    session_models=session_models, gpu=studio.device.type == "cuda",
+                    refresh=[(gen.model, JOBS["generate"]), (cmp.gan, (Task.CONDITIONAL,))],
+                    max_steps=1500 if public else 20000,
+                )
             with gr.Tab("Inspect", id="inspect", elem_id="tab-inspect"):
                 build_inspect_tab(
                     access=access, session_models=session_models, tabs=tabs, generate=gen, translate=tr,
@@ -172,6 +183,29 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
     n_models = {t.value: len(registry.list(t)) for t in Task}
     logger.info("studio built over %d models %s (public=%s)", len(registry), n_models, public)
     return demo
+
+
+def training_runs(studio: Studio, root: Path, *, public: bool) -> RunManager:
+    """The demo's training-run manager: runs in spawned worker processes under ``root/training``,
+    with :meth:`RunLimits.public` in public mode; ``$GAN_STUDIO_TRAIN_RUNS`` sets the runs per server
+    (default 2) and ``$GAN_STUDIO_TRAIN_THREADS`` the torch threads of a worker (default 1)."""
+    from ..training.runs import RunLimits, RunManager
+
+    limits = RunLimits.public() if public else RunLimits()
+    overrides: dict[str, int] = {}
+    for env, name in (("GAN_STUDIO_TRAIN_RUNS", "per_server"), ("GAN_STUDIO_TRAIN_THREADS", "threads")):
+        raw = os.environ.get(env, "").strip()
+        if raw:
+            if not raw.isdigit() or int(raw) < 1:
+                raise UserInputError(f"{env}={raw!r} is not a positive whole number")
+            overrides[name] = int(raw)
+    if overrides:
+        from dataclasses import replace
+
+        limits = replace(limits, **overrides)
+    manager = RunManager(root / "training", limits, device=str(studio.device))
+    atexit.register(manager.shutdown)
+    return manager
 
 
 def launch_options(*, public: bool = False) -> dict[str, Any]:
