@@ -78,6 +78,7 @@ MAX_IMAGE_PIXELS = 25_000_000
 STATE_NAME = "training_state.pt"
 PROGRESS_NAME = "progress.json"
 GRID_NAME = "grid.png"
+SAMPLES_DIR = "samples"
 DATA_NAME = "data.pt"
 MODEL_DIR = "model"
 GRID_SEEDS = 64  # the fixed-seed sample grid: 8×8 (one class per column for a conditional model)
@@ -176,7 +177,7 @@ def _iter_sources(sources: Sequence[str | os.PathLike[str]],
 def _file_reader(file: Path, rel: str) -> Callable[[], bytes]:
     def read() -> bytes:
         if file.stat().st_size > MAX_FILE_BYTES:
-            raise ImageInputError(f"{rel}: larger than {MAX_FILE_BYTES >> 20} MB")
+            raise ImageInputError(f"{rel}: larger than the {MAX_FILE_BYTES:,} bytes allowed")
         return file.read_bytes()
     return read
 
@@ -200,11 +201,11 @@ def _iter_zip(path: Path, skipped: list[tuple[str, str]]) -> Iterable[tuple[str,
 
             def read(info: zipfile.ZipInfo = info, rel: str = rel) -> bytes:
                 if info.file_size > MAX_FILE_BYTES:
-                    raise ImageInputError(f"{rel}: larger than {MAX_FILE_BYTES >> 20} MB")
+                    raise ImageInputError(f"{rel}: larger than the {MAX_FILE_BYTES:,} bytes allowed")
                 with archive.open(info) as fp:  # the declared size may lie: read at most the cap + 1
                     data = fp.read(MAX_FILE_BYTES + 1)
                 if len(data) > MAX_FILE_BYTES:
-                    raise ImageInputError(f"{rel}: larger than {MAX_FILE_BYTES >> 20} MB")
+                    raise ImageInputError(f"{rel}: larger than the {MAX_FILE_BYTES:,} bytes allowed")
                 return data
 
             yield rel, read
@@ -666,8 +667,6 @@ class LiveMetrics:
         self.real = data.as_float(pick)
         self.real_div = pixel_diversity(self.real, torch.Generator().manual_seed(seed))
         self.feature, self.feature_text = feature_network(data.kind, data.channels)
-        self._real_feats: torch.Tensor | None = None
-        self.z = torch.randn(n, 1, generator=self.gen)  # placeholder; widened on first use
 
     def describe(self) -> str:
         """What is measured, in words (shown in the tab and the card)."""
@@ -879,6 +878,8 @@ def train_images(
             report(dict(progress))
 
     _atomic_grid(trainer, out / GRID_NAME)
+    if trainer.step == 0:
+        save_grid(trainer.sample_grid(), out / SAMPLES_DIR / "step_000000.png")
     publish()
     step_times: list[float] = []
     stopped_by = ""
@@ -899,12 +900,16 @@ def train_images(
             progress["resolution"] = 4 * 2 ** (trainer.g_kwargs_num_blocks() - 1 - math.floor(trainer.lod))
         if settings.eval_every and trainer.step % settings.eval_every == 0 and trainer.step < settings.steps:
             progress["metrics"].append(metrics.measure(trainer))
+            save_grid(trainer.sample_grid(), out / SAMPLES_DIR / f"step_{trainer.step:06d}.png")  # the grid's history
         if trainer.step % settings.sample_every == 0:
             _atomic_grid(trainer, out / GRID_NAME)
             publish()
+    progress["status"] = "evaluating"
+    publish()
     if not progress["metrics"] or progress["metrics"][-1]["step"] != trainer.step:
         progress["metrics"].append(metrics.measure(trainer))
     _atomic_grid(trainer, out / GRID_NAME)
+    save_grid(trainer.sample_grid(), out / SAMPLES_DIR / f"step_{trainer.step:06d}.png")
     tmp = state_path.with_name(state_path.name + ".tmp")
     torch.save({"trainer": trainer.state_dict(), "settings": json.dumps(settings.to_dict(), sort_keys=True)}, tmp)
     os.replace(tmp, state_path)

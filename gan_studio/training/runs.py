@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["ACTIVE", "RunLimits", "RunManager", "TrainingRun", "run_worker"]
 
 #: Statuses of a run that still holds a worker.
-ACTIVE = ("starting", "reading data", "running", "stopping", "exporting")
+ACTIVE = ("starting", "reading data", "running", "stopping", "evaluating", "exporting")
 ERROR_NAME = "error.log"
 
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainImagesTab", "build_train_images_tab", "metrics_markdown", "status_markdown"]
+__all__ = ["TrainImagesTab", "build_train_images_tab", "metrics_markdown", "run_info", "status_markdown"]
 
 DATA_DIGITS = "Built-in digits"
 DATA_MINE = "My images"
@@ -101,6 +101,18 @@ def metrics_markdown(snap: dict[str, Any] | None) -> str:
     head = "| " + " | ".join(_COLUMNS[k] for k in keys) + " |\n|" + "---|" * len(keys)
     body = "\n".join("| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows)
     return f"{head}\n{body}\n\n*{markdown_escape(measures)}*"
+
+
+def run_info(snap: dict[str, Any] | None) -> dict[str, Any]:
+    """The run as JSON for API clients: id, status, step, total, message, whether the model can be
+    used, the latest measurement and the data summary (no paths)."""
+    if not snap:
+        return {}
+    metrics = snap.get("metrics") or []
+    return {"id": snap.get("id"), "status": snap.get("status"), "step": snap.get("step", 0),
+            "total": snap.get("total"), "message": snap.get("message", ""), "model_ready": snap.get("model_ready", False),
+            "metrics": metrics[-1] if metrics else {}, "data": snap.get("data", {}),
+            "step_time_s": snap.get("step_time_s")}
 
 
 def loss_frame(snap: dict[str, Any] | None) -> pd.DataFrame:
@@ -201,12 +213,13 @@ def build_train_images_tab(
                 private = gr.Checkbox(value=True, label="Private repo")
                 publish = gr.Button("Publish", elem_id="train-publish")
             note = gr.Markdown(elem_id="train-note")
+            info = gr.JSON(visible=False, label="Run")  # the API's view: status, step, metrics
     timer = gr.Timer(POLL_S, active=False)
-    outputs = [status, grid, plot, metrics, timer]
+    outputs = [status, grid, plot, metrics, info, timer]
 
     def view(run: TrainingRun | None) -> list[Any]:
         snap = run.snapshot() if run is not None else None
-        return [status_markdown(snap), _grid(snap), loss_frame(snap), metrics_markdown(snap),
+        return [status_markdown(snap), _grid(snap), loss_frame(snap), metrics_markdown(snap), run_info(snap),
                 gr.Timer(active=bool(run is not None and run.active))]
 
     def current(rid: str, request: gr.Request | None) -> TrainingRun:
