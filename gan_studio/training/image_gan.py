@@ -38,7 +38,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ..errors import ImageInputError, UserInputError
 from . import losses as L
 from .discriminators import DigitsDiscriminator
-from .loop import ema_update, save_grid
+from .loop import ema_update
 
 logger = logging.getLogger(__name__)
 
@@ -808,6 +808,14 @@ Settings: `{json.dumps(s.to_dict(), sort_keys=True)}`
 
 
 # ---- the loop --------------------------------------------------------------------------------------
+def save_grid(grid: torch.Tensor, path: Path) -> None:
+    """Save a (C, H, W) grid in [0, 1] as a PNG (fast zlib level: grids are written often)."""
+    from ..image_io import tensor_to_pil
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensor_to_pil(grid * 2 - 1)[0].save(path, format="PNG", compress_level=1)
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -866,6 +874,12 @@ def train_images(
     metrics = LiveMetrics(data, n=settings.eval_samples, seed=settings.seed)
     progress["measures"] = metrics.describe()
 
+    def save_state() -> None:
+        tmp = state_path.with_name(state_path.name + ".tmp")
+        torch.save({"trainer": trainer.state_dict(), "settings": json.dumps(settings.to_dict(), sort_keys=True)}, tmp)
+        os.replace(tmp, state_path)
+        _atomic_write(out / PROGRESS_NAME, json.dumps(progress))  # the history up to this state
+
     def publish(status: str | None = None) -> None:
         if status:
             progress["status"] = status
@@ -901,6 +915,7 @@ def train_images(
         if settings.eval_every and trainer.step % settings.eval_every == 0 and trainer.step < settings.steps:
             progress["metrics"].append(metrics.measure(trainer))
             save_grid(trainer.sample_grid(), out / SAMPLES_DIR / f"step_{trainer.step:06d}.png")  # the grid's history
+            save_state()  # a checkpoint: a killed worker loses at most eval_every steps
         if trainer.step % settings.sample_every == 0:
             _atomic_grid(trainer, out / GRID_NAME)
             publish()
@@ -910,9 +925,7 @@ def train_images(
         progress["metrics"].append(metrics.measure(trainer))
     _atomic_grid(trainer, out / GRID_NAME)
     save_grid(trainer.sample_grid(), out / SAMPLES_DIR / f"step_{trainer.step:06d}.png")
-    tmp = state_path.with_name(state_path.name + ".tmp")
-    torch.save({"trainer": trainer.state_dict(), "settings": json.dumps(settings.to_dict(), sort_keys=True)}, tmp)
-    os.replace(tmp, state_path)
+    save_state()
     progress["status"] = "exporting"
     publish()
     export_model(trainer, out / MODEL_DIR, metrics=progress["metrics"][-1], measured=metrics.describe(),

@@ -182,8 +182,8 @@ def build_train_images_tab(
                 size = gr.Radio([str(s) for s in sizes], value="32", label="Image size (px)")
             loss = gr.Dropdown(list(LOSSES), value="non-saturating", label="Loss")
             with gr.Row():
-                steps = gr.Slider(20, max_steps, value=min(1000, max_steps), step=10, label="Steps")
-                batch = gr.Slider(8, 128, value=64, step=8, label="Batch size")
+                steps = gr.Slider(20, max_steps, value=min(1000, max_steps), step=10, label="Steps", elem_id="train-steps")
+                batch = gr.Slider(8, 128, value=64, step=8, label="Batch size", elem_id="train-batch")
             with gr.Row():
                 augment = gr.Radio(["auto", "on", "off"], value="auto", label="DiffAugment",
                                    info="auto: on below 2,000 images")
