@@ -3,7 +3,7 @@
     python -m bench.training_step [--repeats 5] [--steps 20] [--threads N] [--device cpu|cuda] [--out FILE]
 
 ``reference``: one D step and one G step written in plain PyTorch on the same networks (the DCGAN
-generator of the PyTorch tutorial at 32 px, the spectral-normalised discriminator), non-saturating
+generator of the PyTorch tutorial at 32 px, the studio's spectral-normalised image discriminator), non-saturating
 loss, Adam, a float batch already in memory. ``studio``: :meth:`ImageGANTrainer.train_step` with the
 same settings (EMA on, DiffAugment off), which adds drawing the batch from the uint8 data set and
 the EMA update; ``studio+diffaugment``: the same with DiffAugment on (the default below 2,000
@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from gan_studio.training.discriminators import DigitsDiscriminator
-    from gan_studio.training.image_gan import ImageData, ImageGANTrainer, TrainSettings
+    from gan_studio.training.image_gan import ImageData, ImageDiscriminator, ImageGANTrainer, TrainSettings
 
     nz, ngf, ndf, nc, size = 100, 32, 32, 3, 32
     gen = torch.Generator().manual_seed(0)
@@ -79,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(0)
     G = plain_dcgan32(nz, ngf, nc).to(dev)
-    D = DigitsDiscriminator(nc=nc, ndf=ndf, image_size=size).to(dev)
+    D = ImageDiscriminator(nc=nc, ndf=ndf, image_size=size).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     real = data.as_float(torch.arange(args.batch) % len(data)).to(dev)

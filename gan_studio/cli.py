@@ -487,6 +487,8 @@ def _train_on_images(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {}
 
     def report(progress: dict[str, Any]) -> None:
+        if progress["status"] == "running" and progress["step"] % settings.sample_every:
+            return  # the worker reports every ~2 s; the terminal shows the grid steps
         metrics = progress["metrics"][-1] if progress["metrics"] else {}
         losses = progress["losses"][-1][1:] if progress["losses"] else []
         print(f"[{progress['status']}] step {progress['step']}/{progress['total']} losses D/G {losses} "

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from launched_app import App, launch_app
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
               pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")]
 
 CALLS = 12

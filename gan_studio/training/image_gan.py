@@ -37,7 +37,6 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import ImageInputError, UserInputError
 from . import losses as L
-from .discriminators import DigitsDiscriminator
 from .loop import ema_update
 
 logger = logging.getLogger(__name__)
@@ -47,6 +46,7 @@ __all__ = [
     "DIGITS",
     "LOSSES",
     "ImageData",
+    "ImageDiscriminator",
     "ImageGANTrainer",
     "LiveMetrics",
     "ProgressiveDiscriminator",
@@ -286,10 +286,10 @@ class TrainSettings:
     nz: int = 100                   # latent length
     ngf: int = 32                   # generator width (channels of its last hidden block)
     ndf: int = 32                   # discriminator width (channels of its first convolution)
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    lr_g: float = 2e-4              # TTUR (Heusel et al. 2017): D learns twice as fast,
+    lr_d: float = 4e-4              # with Adam betas (0, 0.9), as the embedded digits GANs were trained
+    beta1: float = 0.0
+    beta2: float = 0.9
     diffaugment: str = "auto"       # auto (on below 2,000 images) | on | off
     ema: bool = True                # keep an exponential moving average of the generator
     ema_decay: float = 0.999
@@ -350,8 +350,9 @@ def lod_at(step: int, total: int, num_blocks: int) -> float:
 class ProgressiveDiscriminator(nn.Module):
     """ProGAN's mirror of the generator: a FromRGB 1×1 convolution per resolution and one downsampling
     block per doubling; at a fractional ``lod`` the top block's output is blended with the FromRGB of
-    the half-size image, as the generator blends its ToRGB outputs. Spectral-normalised, optionally
-    class-conditional through a projection head.
+    the half-size image, as the generator blends its ToRGB outputs; the minibatch standard deviation
+    before the last convolution. Spectral-normalised, optionally class-conditional through a
+    projection head.
 
     Args:
         resolution: full input side (a power of two >= 8).
@@ -377,6 +378,7 @@ class ProgressiveDiscriminator(nn.Module):
                 self.blocks.append(nn.Sequential(
                     spectral_norm(nn.Conv2d(ch(b), ch(b), 3, 1, 1)), nn.LeakyReLU(0.2),
                     spectral_norm(nn.Conv2d(ch(b), ch(b - 1), 3, 1, 1)), nn.LeakyReLU(0.2), nn.AvgPool2d(2)))
+        self.final = nn.Sequential(spectral_norm(nn.Conv2d(ch(0) + 1, ch(0), 3, 1, 1)), nn.LeakyReLU(0.2))
         self.linear = spectral_norm(nn.Linear(ch(0), 1))
         self.embed = spectral_norm(nn.Embedding(num_classes, ch(0))) if num_classes else None
 
@@ -392,12 +394,55 @@ class ProgressiveDiscriminator(nn.Module):
             h = alpha * h + (1 - alpha) * skip
         for b in range(top - 1, -1, -1):
             h = self.blocks[b](h)
-        feat = h.sum(dim=(2, 3))
+        feat = self.final(minibatch_stddev(h)).sum(dim=(2, 3))
         out: torch.Tensor = self.linear(feat).squeeze(1)
         if self.embed is not None:
             if y is None:
                 raise ValueError("this discriminator is class-conditional: pass labels y")
             out = out + (self.embed(y) * feat).sum(dim=1)
+        return out
+
+
+def minibatch_stddev(h: torch.Tensor, group: int = 4) -> torch.Tensor:
+    """ProGAN's minibatch standard deviation: one more channel holding the mean standard deviation of
+    the features over groups of ``group`` images, so D sees how varied a batch is (a batch of
+    near-copies is easy to call fake, which pushes G away from collapse)."""
+    n, c, height, width = h.shape
+    g = min(group, n)
+    while n % g:
+        g -= 1
+    y = h.reshape(g, -1, c, height, width)
+    y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()  # (n/g, c, H, W)
+    y = y.mean(dim=(1, 2, 3)).reshape(-1, 1, 1, 1).repeat(g, 1, height, width)
+    return torch.cat([h, y], dim=1)
+
+
+class ImageDiscriminator(nn.Module):
+    """``D(x[, y]) -> logits`` for (N, nc, S, S) images: stride-2 spectral-normalised convolutions
+    down to 4×4 (as :class:`~gan_studio.training.discriminators.DigitsDiscriminator`), then the
+    minibatch standard deviation, one more 3×3 convolution, global sum pooling and a linear head,
+    plus a projection term for the classes when ``num_classes`` > 0.
+    """
+
+    def __init__(self, nc: int = 3, ndf: int = 32, num_classes: int = 0, image_size: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        ch_in, ch, size = nc, ndf, image_size
+        while size > 4:
+            layers += [spectral_norm(nn.Conv2d(ch_in, ch, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+            ch_in, ch, size = ch, min(ch * 2, ndf * 8), size // 2
+        self.features = nn.Sequential(*layers)
+        self.final = nn.Sequential(spectral_norm(nn.Conv2d(ch_in + 1, ch_in, 3, 1, 1)), nn.LeakyReLU(0.2, True))
+        self.linear = spectral_norm(nn.Linear(ch_in, 1))
+        self.embed = spectral_norm(nn.Embedding(num_classes, ch_in)) if num_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.final(minibatch_stddev(self.features(x))).sum(dim=(2, 3))
+        out: torch.Tensor = self.linear(h).squeeze(1)
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("this discriminator is class-conditional: pass labels y")
+            out = out + (self.embed(y) * h).sum(dim=1)
         return out
 
 
@@ -459,9 +504,10 @@ class ImageGANTrainer:
             self.arch = "conditional_dcgan" if self.conditional else "dcgan"
             self.g_kwargs = {"nz": settings.nz, "ngf": settings.ngf, "nc": nc, "image_size": size}
             if self.conditional:
-                self.g_kwargs.update(num_classes=self.num_classes, embed_dim=min(50, 8 * self.num_classes))
-            self.D = DigitsDiscriminator(nc=nc, ndf=settings.ndf, num_classes=self.num_classes if self.conditional else 0,
-                                         image_size=size)
+                # a short label embedding (as digits-cgan's 16): a long one lets G ignore z within a class
+                self.g_kwargs.update(num_classes=self.num_classes, embed_dim=min(16, 4 * self.num_classes))
+            self.D = ImageDiscriminator(nc=nc, ndf=settings.ndf, num_classes=self.num_classes if self.conditional else 0,
+                                        image_size=size)
         self.G = build_architecture(self.arch, self.g_kwargs).to(self.device)
         self.D = self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
@@ -663,8 +709,8 @@ class LiveMetrics:
         self.data = data
         self.n = n
         self.gen = torch.Generator().manual_seed(seed + 5)
-        pick = torch.randperm(len(data), generator=self.gen)[: min(len(data), 1000)]
-        self.real = data.as_float(pick)
+        self.pick = torch.randperm(len(data), generator=self.gen)[: min(len(data), 1000)]
+        self.real = data.as_float(self.pick)
         self.real_div = pixel_diversity(self.real, torch.Generator().manual_seed(seed))
         self.feature, self.feature_text = feature_network(data.kind, data.channels)
 
@@ -677,7 +723,8 @@ class LiveMetrics:
                          "class entropy (max ln 10 = 2.303)")
         lines.append(f"FID/KID features: {self.feature_text}")
         lines.append("pixel diversity ratio: mean distance between random pairs of samples ÷ the same for your images "
-                     "(≈ 1 as varied as the data; → 0 collapse)")
+                     "(≈ 1 as varied as the data; → 0 collapse); for a class-conditional model also the within-class "
+                     "diversity ratio, the same per class (→ 0: the generator ignores z and draws one image per class)")
         return "; ".join(lines)
 
     @torch.no_grad()
@@ -690,6 +737,16 @@ class LiveMetrics:
         out: dict[str, Any] = {"step": trainer.step,
                                "pixel_diversity_ratio": round(pixel_diversity(fake, torch.Generator().manual_seed(1))
                                                               / max(self.real_div, 1e-8), 4)}
+        if y is not None and self.data.labels is not None:  # diversity within each class (z ignored = collapse)
+            real_labels = self.data.labels[self.pick]
+            ratios = []
+            for c in range(trainer.num_classes):
+                f, r = fake[y == c], self.real[real_labels == c]
+                if f.shape[0] >= 2 and r.shape[0] >= 2:
+                    g = torch.Generator().manual_seed(c)
+                    ratios.append(pixel_diversity(f, g, pairs=128) / max(pixel_diversity(r, g, pairs=128), 1e-8))
+            if ratios:
+                out["within_class_diversity_ratio"] = round(sum(ratios) / len(ratios), 4)
         if self.data.kind == "digits":
             from ..evaluation.classifiers import predict
             from ..evaluation.metrics import class_histogram, entropy_nats
@@ -896,6 +953,7 @@ def train_images(
         save_grid(trainer.sample_grid(), out / SAMPLES_DIR / "step_000000.png")
     publish()
     step_times: list[float] = []
+    last_publish = time.monotonic()
     stopped_by = ""
     while trainer.step < settings.steps:
         if stop is not None and stop.is_set():
@@ -919,6 +977,10 @@ def train_images(
         if trainer.step % settings.sample_every == 0:
             _atomic_grid(trainer, out / GRID_NAME)
             publish()
+            last_publish = time.monotonic()
+        elif time.monotonic() - last_publish > 2.0:  # the step count and losses between grids
+            publish()
+            last_publish = time.monotonic()
     progress["status"] = "evaluating"
     publish()
     if not progress["metrics"] or progress["metrics"][-1]["step"] != trainer.step:

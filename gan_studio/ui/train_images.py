@@ -86,7 +86,8 @@ def status_markdown(snap: dict[str, Any] | None) -> str:
 #: Metric key -> column title (in this order).
 _COLUMNS = {"step": "step", "class_accuracy": "class accuracy", "confident_share": "confident share",
             "classes_present": "classes present", "class_entropy_nats": "class entropy (nats)",
-            "fid": "FID", "kid": "KID", "pixel_diversity_ratio": "pixel diversity ratio"}
+            "fid": "FID", "kid": "KID", "pixel_diversity_ratio": "pixel diversity ratio",
+            "within_class_diversity_ratio": "within-class diversity ratio"}
 
 
 def metrics_markdown(snap: dict[str, Any] | None) -> str:
