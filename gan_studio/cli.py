@@ -727,7 +727,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one of the embedded default models, or a GAN on your images (--data)")
     p.add_argument("recipe", nargs="?", help="digits-dcgan, digits-cgan, photo2sketch, digits-stargan, photo-colorizer, "
-                                             "digits-diffusion (or leave out and give --data)")
+                                             "digits-diffusion, digits-wgan-gp, digits-progan (or leave out and give --data)")
     p.add_argument("--data", nargs="+", metavar="DIR_OR_ZIP",
                    help="train on your images: a folder, a zip or image files (sub-folders = classes), or 'digits'")
     p.add_argument("--arch", default="auto", help="with --data: auto, dcgan or conditional_dcgan (default auto)")

@@ -28,6 +28,8 @@ PINNED: dict[str, str] = {
     "dcgan": "298befe3d1a4f9de06bc79a168cd294a80c5b25fcfb6a88d87a4d0bcc83a0cda",
     "dcgan-truncated": "2aea0457386eba4e3a574e397d15b518e59315a69f5f2c0e31f48c5f30151912",
     "diffusion": "ed87fb0e1d53b1eed247dec020c47d7480f6c6dcaeef1f50310529fc0485a570",
+    "progan": "ac7a76157d7a0690032666767b2c2fb36af26bc3af0912a652743a06ccf48467",
+    "progan-interpolate": "102991574d3397f634abc35b00dcc0c8a188d5a0615f87547cf98eadd1604b31",
     "photo2sketch": "a8573239dba6fed7e705940e6a5cf88720cbaab617eb088c622daface46cb7e0",
     "sketch2photo-tiled": "09aea1e22db5658b4c500671692b368598c54c3ebc821c2e2bbbb943a230aa73",
     "stargan": "1c780b08e7b6f5f1726a1ebb1aef2650717b49560635c24859378122b01099d7",
@@ -66,6 +68,9 @@ CASES: dict[str, Callable[[Any], list[Any]]] = {
                                                  full_resolution=True, tile_size=64, overlap=16)],
     "stargan": lambda s: [s.translate_attributes("digits-stargan", _photo("astronaut.jpg", 64), ["thick"], seed=1)],
     "colorizer": lambda s: [s.colorize("photo-colorizer", _photo("chelsea-bw.jpg"))],
+    "wgan-gp": lambda s: s.generate("digits-wgan-gp", seed=3, n=2),
+    "progan": lambda s: s.generate("digits-progan", seed=9, n=2),
+    "progan-interpolate": lambda s: s.interpolate("digits-progan", seed_a=1, seed_b=2, frames=3),
 }
 
 

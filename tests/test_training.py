@@ -11,7 +11,8 @@ import torch
 from gan_studio.training import RECIPES, TrainingError, train
 from gan_studio.training.loop import LOG_NAME, STATE_NAME
 
-GAN_RECIPES = ["digits-dcgan", "digits-cgan", "photo2sketch", "digits-stargan", "photo-colorizer"]
+GAN_RECIPES = ["digits-dcgan", "digits-cgan", "photo2sketch", "digits-stargan", "photo-colorizer", "digits-wgan-gp",
+               "digits-progan"]
 EVALUATOR_RECIPES = ["evaluator-digits", "evaluator-digit-attributes", "evaluator-photo-sketch"]
 
 
@@ -92,3 +93,27 @@ def test_tiny_export_writes_a_strictly_loadable_model_folder_and_card(name, tmp_
     assert "library_name: gan_studio" in card
     assert f"python -m gan_studio train {name}" in card
     assert (out / "samples.png").is_file()
+
+
+@pytest.mark.parametrize("name, architecture", [("digits-wgan-gp", "dcgan"), ("digits-progan", "pggan")])
+def test_tiny_unconditional_export_reports_the_baselines(name, architecture, tmp_path):
+    """The WGAN-GP and ProGAN digits recipes export a strict model folder whose metrics.json and card
+    compare the model with the do-nothing baselines scored by the same protocol."""
+    from gan_studio.evaluation import load_folder
+
+    recipe = RECIPES[name]
+    out = tmp_path / name
+    train(name, out, steps=7 if name == "digits-progan" else 2, overrides=recipe.tiny, progress=False)
+    module, kwargs, meta = load_folder(out)
+    assert meta["architecture"] == architecture and meta["task"] == "unconditional" and meta["recipe"] == name
+    if architecture == "pggan":
+        assert float(module.get_buffer("lod")) == 0.0  # exported at full resolution
+    metrics = json.loads((out / "metrics.json").read_text())
+    baselines = metrics["baselines"]
+    assert set(baselines) == {"untrained_generator", "pixel_gaussian", "train_copies", "heldout_real"}
+    # the protocol can fail: copies fail the memorisation bar, real held-out digits pass every bar
+    assert baselines["train_copies"]["near_copy_share"] == 1.0 and not baselines["train_copies"]["bars_passed"]
+    assert baselines["heldout_real"]["bars_passed"] and baselines["heldout_real"]["n_samples"] == 360
+    card = (out / "README.md").read_text()
+    assert "Does it beat doing nothing?" in card and "| **this model** |" in card
+    assert f"python -m gan_studio train {name}" in card

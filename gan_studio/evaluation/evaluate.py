@@ -6,9 +6,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CheckpointError, UnknownModelError
 from .bars import BARS, check_bars
@@ -19,6 +17,9 @@ from .protocols import (
     evaluate_translation_pair,
     evaluate_unconditional,
 )
+
+if TYPE_CHECKING:
+    from ..architectures.base import Generator
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _resolve_folder(model: str | os.PathLike[str]) -> Path:
     return Path(spec.source.path)
 
 
-def load_folder(folder: str | os.PathLike[str], device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any], dict[str, Any]]:
+def load_folder(folder: str | os.PathLike[str], device: str = "cpu") -> tuple[Generator, dict[str, Any], dict[str, Any]]:
     """Build the generator of a model folder with its weights loaded strictly (through the one
     folder reader and the architecture's own loader).
 
@@ -90,7 +91,8 @@ def evaluate(model: str | Path, *, n_samples: int = 1000, seed: int = 0, device:
                 )
             return evaluate(parent, n_samples=n_samples, seed=seed, device=device)
         if task == "unconditional":
-            result = evaluate_unconditional(G, kwargs, meta, n_samples, seed, device)
+            # z is as wide as the architecture declares (``nz`` for DCGAN, ``z_space_dim`` for ProGAN, ...)
+            result = evaluate_unconditional(G, {**kwargs, "nz": G.contract.latent_dim}, meta, n_samples, seed, device)
         elif task == "conditional":
             result = evaluate_conditional(G, kwargs, meta, n_samples, seed, device)
         elif task == "multidomain":

@@ -33,10 +33,12 @@ def _recipes() -> dict[str, Recipe]:
     from .diffusion import RECIPE as DIFFUSION
     from .digits_gan import RECIPE_CONDITIONAL as CGAN
     from .digits_gan import RECIPE_UNCONDITIONAL as DCGAN
+    from .digits_progan import RECIPE as PROGAN
     from .evaluators import EVALUATOR_RECIPES
     from .stargan import RECIPE as STARGAN
+    from .wgan_gp import RECIPE as WGAN_GP
 
-    recipes = {r.name: r for r in (DCGAN, CGAN, CYCLEGAN, STARGAN, COLORIZER, DIFFUSION)}
+    recipes = {r.name: r for r in (DCGAN, CGAN, CYCLEGAN, STARGAN, COLORIZER, DIFFUSION, WGAN_GP, PROGAN)}
     recipes.update(EVALUATOR_RECIPES)
     _RECIPES.update(recipes)
     return _RECIPES

@@ -130,9 +130,12 @@ def export_and_evaluate(
     *,
     eval_samples: int,
     make_card: Callable[[dict[str, Any]], str],
+    extra_metrics: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Save each ``subfolder -> (module, architecture, kwargs, meta)`` under ``out_dir`` (``""`` = the
-    folder itself), evaluate ``out_dir``, then rewrite the configs with the metrics and write the card."""
+    folder itself), evaluate ``out_dir``, then rewrite the configs with the metrics and write the card.
+
+    ``extra_metrics`` (e.g. baselines scored by the same protocol) are added to ``metrics.json`` only."""
     from ..evaluation import evaluate
     from ..weights import save_model_folder
 
@@ -157,6 +160,7 @@ def export_and_evaluate(
                 f"(2 cores shared with other jobs). The loss log is `train_log.jsonl`",
             )
     (out_dir / "README.md").write_text(card, encoding="utf-8")
-    (out_dir / "metrics.json").write_text(json.dumps(clean_metrics(metrics), indent=2) + "\n", encoding="utf-8")
+    stored = {**clean_metrics(metrics), **(extra_metrics or {})}
+    (out_dir / "metrics.json").write_text(json.dumps(stored, indent=2) + "\n", encoding="utf-8")
     logger.info("%s: %s", out_dir, {k: v for k, v in metrics.items() if k == "bars"})
     return metrics
