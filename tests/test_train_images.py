@@ -103,15 +103,6 @@ def test_the_losses_match_their_definitions() -> None:
         L.g_loss("wasserstein", fake)
 
 
-def test_the_progressive_schedule_grows_from_4_px_with_fade_ins() -> None:
-    total, blocks = 900, 4  # 4, 8, 16, 32 px: 7 phases of ~128.6 steps
-    lods = [IG.lod_at(s, total, blocks) for s in range(total)]
-    assert lods[0] == 3.0 and lods[-1] == 0.0
-    assert all(a >= b for a, b in zip(lods, lods[1:], strict=False))  # never shrinks back
-    assert IG.lod_at(int(total / 7 * 1.5), total, blocks) == pytest.approx(2.5, abs=0.01)  # half-way through a fade
-    assert sorted({v for v in lods if v == int(v)}) == [0.0, 1.0, 2.0, 3.0]
-
-
 # ---- the trainer -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def shapes(shapes_zip: Path) -> IG.ImageData:
@@ -139,15 +130,24 @@ def test_architecture_choice_and_its_errors(shapes: IG.ImageData) -> None:
         tiny(loss="l1").check()
 
 
-def test_progressive_growing_trains_a_pggan_whose_lod_falls(shapes: IG.ImageData) -> None:
-    trainer = IG.ImageGANTrainer(tiny(grow=True, steps=14), shapes)
+@pytest.mark.parametrize("labelled", [False, True], ids=["unconditional", "conditional"])
+def test_progressive_growing_trains_a_pggan_from_4_px_with_fade_ins(shapes: IG.ImageData, labelled: bool) -> None:
+    from gan_studio.training.progressive import ProgressiveDiscriminator
+
+    data = shapes if labelled else IG.ImageData(shapes.images, None, [], "x")
+    trainer = IG.ImageGANTrainer(tiny(grow=True, steps=28), data)  # 4, 8, 16, 32 px: 7 steps each, 4 fading
     assert trainer.arch == "pggan" and trainer.g_kwargs["resolution"] == 32
-    lods = []
-    for _ in range(14):
+    assert isinstance(trainer.D, IG.ConditionalProgressiveDiscriminator if labelled else ProgressiveDiscriminator)
+    seen = []
+    for _ in range(28):
         trainer.train_step()
-        lods.append(trainer.lod)
+        seen.append((trainer.resolution, trainer.lod))
         assert float(trainer.G.get_buffer("lod")) == trainer.lod
+    lods = [lod for _, lod in seen]
     assert lods[0] == 3.0 and lods[-1] == 0.0
+    assert all(a >= b for a, b in zip(lods, lods[1:], strict=False))  # never shrinks back
+    assert [r for r, _ in seen[::7]] == [4, 8, 16, 32]
+    assert any(lod != int(lod) for lod in lods)  # fade-ins blend two resolutions
     assert trainer.sample_grid().shape[0] == 3
 
 

@@ -49,11 +49,10 @@ __all__ = [
     "ImageDiscriminator",
     "ImageGANTrainer",
     "LiveMetrics",
-    "ProgressiveDiscriminator",
+    "ConditionalProgressiveDiscriminator",
     "TrainSettings",
     "export_model",
     "load_image_data",
-    "lod_at",
     "train_images",
 ]
 
@@ -333,22 +332,11 @@ class TrainSettings:
             raise UserInputError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
-def lod_at(step: int, total: int, num_blocks: int) -> float:
-    """ProGAN's level of detail at ``step`` of ``total``: the steps are split into ``2·num_blocks - 1``
-    equal phases (stable at 4 px, fade in 8 px, stable at 8 px, …, stable at full size); lod falls
-    from ``num_blocks - 1`` (4 px) to 0 (full size), linearly during each fade-in."""
-    phases = 2 * num_blocks - 1
-    phase_len = max(1, total) / phases
-    phase = min(int(step / phase_len), phases - 1)
-    frac = step / phase_len - phase
-    level = num_blocks - 1 - (phase + 1) // 2
-    if phase % 2 == 1:  # fading in the next block
-        return float(level + 1 - frac)
-    return float(level)
+class ConditionalProgressiveDiscriminator(nn.Module):
+    """The class-conditional discriminator for growing (the progressive trainer's
+    :class:`~gan_studio.training.progressive.ProgressiveDiscriminator` has no class head).
 
-
-class ProgressiveDiscriminator(nn.Module):
-    """ProGAN's mirror of the generator: a FromRGB 1×1 convolution per resolution and one downsampling
+    ProGAN's mirror of the generator: a FromRGB 1×1 convolution per resolution and one downsampling
     block per doubling; at a fractional ``lod`` the top block's output is blended with the FromRGB of
     the half-size image, as the generator blends its ToRGB outputs; the minibatch standard deviation
     before the last convolution. Spectral-normalised, optionally class-conditional through a
@@ -446,26 +434,6 @@ class ImageDiscriminator(nn.Module):
         return out
 
 
-def _downsample_to_lod(x: torch.Tensor, lod: float) -> torch.Tensor:
-    """Real images as the generator sees them at ``lod``: blurred to its current resolution (blended
-    between the two during a fade-in) and nearest-upsampled back to full size."""
-    if lod <= 0:
-        return x
-    full = x.shape[-1]
-
-    def at(level: int) -> torch.Tensor:
-        if level <= 0:
-            return x
-        small = F.avg_pool2d(x, 2**level)
-        return F.interpolate(small, size=full, mode="nearest")
-
-    lo = math.floor(lod)
-    if lod == lo:
-        return at(lo)
-    alpha = math.ceil(lod) - lod
-    return alpha * at(lo) + (1 - alpha) * at(lo + 1)
-
-
 # ---- the trainer --------------------------------------------------------------------------------
 class Stopper(Protocol):
     def is_set(self) -> bool: ...
@@ -492,14 +460,23 @@ class ImageGANTrainer:
         self.augment = settings.diffaugment == "on" or (settings.diffaugment == "auto" and len(data) < 2000)
         nc, size = data.channels, settings.image_size
         torch.manual_seed(settings.seed)
-        if settings.grow:
+        if settings.grow:  # the progressive trainer's schedule and discriminator (training/progressive.py)
+            from .progressive import ProgressiveDiscriminator, ProgressiveSchedule
+
             self.arch = "pggan"
             self.g_kwargs: dict[str, Any] = {
                 "resolution": size, "z_space_dim": settings.nz, "image_channels": nc, "final_tanh": True,
                 "label_size": self.num_classes if self.conditional else 0,
                 "fmaps_base": settings.ngf * 4 * size, "fmaps_max": settings.ngf * 8}
-            self.D: nn.Module = ProgressiveDiscriminator(size, nc=nc, ndf=settings.ndf,
-                                                         num_classes=self.num_classes if self.conditional else 0)
+            resolutions = [4 * 2**i for i in range(int(math.log2(size)) - 1)]
+            self.schedule = ProgressiveSchedule(resolutions, steps_per_phase=max(1, settings.steps // len(resolutions)),
+                                                fade_fraction=0.5)
+            if self.conditional:
+                self.D: nn.Module = ConditionalProgressiveDiscriminator(size, nc=nc, ndf=settings.ndf,
+                                                                        num_classes=self.num_classes)
+            else:
+                self.D = ProgressiveDiscriminator(size, image_channels=nc, fmaps_base=settings.ndf * size,
+                                                  fmaps_max=settings.ndf * 8)
         else:
             self.arch = "conditional_dcgan" if self.conditional else "dcgan"
             self.g_kwargs = {"nz": settings.nz, "ngf": settings.ngf, "nc": nc, "image_size": size}
@@ -519,6 +496,7 @@ class ImageGANTrainer:
         self.fixed_y = (torch.arange(GRID_SEEDS) % max(1, min(8, self.num_classes))) if self.conditional else None
         self.step = 0
         self.lod = 0.0
+        self.resolution, self.alpha = size, 1.0  # growing: the current resolution and fade-in weight
 
     # ---- one step ---------------------------------------------------------------------------
     def _g(self, G: nn.Module, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
@@ -529,7 +507,7 @@ class ImageGANTrainer:
         if self.augment:
             x = L.diff_augment(x, self.gen, translation=0.125, cutout=0.25, color=x.shape[1] == 3)
         if self.s.grow:
-            out: torch.Tensor = self.D(x, self.lod, y if self.conditional else None)
+            out: torch.Tensor = self.D(x, self.lod, y) if self.conditional else self.D(x, self.alpha)
             return out
         out = self.D(x, y if self.conditional else None)
         return out
@@ -538,7 +516,8 @@ class ImageGANTrainer:
         """One D step and one G step; returns the losses (floats) and advances :attr:`step`."""
         s = self.s
         if s.grow:
-            self.lod = lod_at(self.step, s.steps, self.g_kwargs_num_blocks())
+            self.resolution, self.alpha = self.schedule.at(self.step)
+            self.lod = self.schedule.lod(self.step, s.image_size)
             for G in (self.G, self.G_ema):
                 G.get_buffer("lod").fill_(self.lod)
         self.G.train()
@@ -546,12 +525,18 @@ class ImageGANTrainer:
         n = s.batch_size
         idx = torch.randint(0, len(self.data), (n,), generator=self.gen)
         real = self.data.as_float(idx).to(self.device)
-        if s.grow:
-            real = _downsample_to_lod(real, self.lod)
+        if s.grow:  # reals at the current resolution, faded like the generator's output
+            from .progressive import downsample_to, fade_reals
+
+            real = fade_reals(downsample_to(real, self.resolution), self.alpha)
         y_real = self.data.labels[idx].to(self.device) if self.conditional and self.data.labels is not None else None
         z = torch.randn(n, s.nz, generator=self.gen).to(self.device)
         y_fake = torch.randint(0, self.num_classes, (n,), generator=self.gen).to(self.device) if self.conditional else None
         fake = self._g(self.G, z, y_fake)
+        if s.grow:  # G draws at full size (its lod upsamples); D judges the current resolution
+            from .progressive import downsample_to
+
+            fake = downsample_to(fake, self.resolution)
 
         real_logits = self._d(real, y_real)
         fake_logits = self._d(fake.detach(), y_fake)
@@ -580,9 +565,6 @@ class ImageGANTrainer:
             raise FloatingPointError(f"non-finite loss at step {self.step}: {bad}; try a lower learning rate, "
                                      f"another loss (hinge is the most forgiving) or DiffAugment on")
         return out
-
-    def g_kwargs_num_blocks(self) -> int:
-        return int(math.log2(self.s.image_size)) - 1
 
     # ---- samples ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -969,7 +951,7 @@ def train_images(
         progress["step_time_s"] = round(sum(step_times[-20:]) / len(step_times[-20:]), 4)
         if settings.grow:
             progress["lod"] = round(trainer.lod, 3)
-            progress["resolution"] = 4 * 2 ** (trainer.g_kwargs_num_blocks() - 1 - math.floor(trainer.lod))
+            progress["resolution"] = trainer.resolution
         if settings.eval_every and trainer.step % settings.eval_every == 0 and trainer.step < settings.steps:
             progress["metrics"].append(metrics.measure(trainer))
             save_grid(trainer.sample_grid(), out / SAMPLES_DIR / f"step_{trainer.step:06d}.png")  # the grid's history
