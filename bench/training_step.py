@@ -45,7 +45,7 @@ def reference_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
-    _ = (float(loss_d), float(loss_g))  # the studio reads its losses back too
+    _ = (float(loss_d.detach()), float(loss_g.detach()))  # the studio reads its losses back too
 
 
 def plain_dcgan32(nz: int, ngf: int, nc: int) -> nn.Sequential:

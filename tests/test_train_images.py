@@ -230,7 +230,7 @@ def test_publishing_uploads_the_folder_with_the_token_only_for_that_call(
 
 
 # ---- the run manager ---------------------------------------------------------------------------------
-def wait(run: Any, manager: RunManager, until: float = 60.0) -> None:
+def wait(run: Any, manager: RunManager, until: float = 300.0) -> None:
     t0 = time.monotonic()
     while run.active and time.monotonic() - t0 < until:
         manager.poll()
