@@ -493,7 +493,8 @@ class ImageGANTrainer:
         self.gen = torch.Generator().manual_seed(settings.seed + 1)
         fixed = torch.Generator().manual_seed(settings.seed + 2)
         self.fixed_z = torch.randn(GRID_SEEDS, settings.nz, generator=fixed)
-        self.fixed_y = (torch.arange(GRID_SEEDS) % max(1, min(8, self.num_classes))) if self.conditional else None
+        # one class per column of the 8×8 grid (classes repeat across the columns when there are fewer than 8)
+        self.fixed_y = (torch.arange(GRID_SEEDS) % 8) % max(1, self.num_classes) if self.conditional else None
         self.step = 0
         self.lod = 0.0
         self.resolution, self.alpha = size, 1.0  # growing: the current resolution and fade-in weight
