@@ -27,6 +27,7 @@ TIMEOUT_MS = 240_000
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
+    pytest.mark.timeout(900),
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"),
     pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
 ]
@@ -97,14 +98,15 @@ def test_train_on_a_tiny_uploaded_set_until_the_grid_updates(studio_url: str, tm
         status.get_by_text("3 file(s) skipped").wait_for()
         assert "circles, squares, triangles" in status.inner_text()
         assert page.locator(ERROR_TOAST).count() == 0
+        page.locator("#train-status").get_by_text("finished").wait_for()
+        page.locator("#train-metrics").get_by_text("pixel diversity ratio").first.wait_for()
+        _shoot(page, "train-images")
 
         page.reload(wait_until="load")  # the run is found again from the browser's storage
         page.get_by_role("tab", name="Train on images").click()
         page.locator("#train-status").get_by_text("3 file(s) skipped").wait_for()
         page.locator("#train-status").get_by_text("finished").wait_for()
-        page.locator("#train-metrics").get_by_text("pixel diversity ratio").first.wait_for()
         page.locator(GRID).first.wait_for()
-        _shoot(page, "train-images")
         page.locator("#train-use").click()
         page.locator("#train-note").get_by_text("Registered").wait_for()
         assert page.locator(ERROR_TOAST).count() == 0
