@@ -161,11 +161,11 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                     refresh=[(gen.model, JOBS["generate"]), (tr.model, JOBS["translate"]),
                              (col.model, JOBS["colorize"])],
                 )
-            with gr.Tab("Train on images", id="train-images", elem_id="tab-train-images"):
+            with gr.Tab("Train on images", id="train-images", elem_id="tab-train-images") as train_tab:
                 from .train_images import build_train_images_tab
 
                 build_train_images_tab(
-                    demo=demo, access=access, manager=training_runs(studio, root, public=public),
+                    demo=demo, tab=train_tab, access=access, manager=training_runs(studio, root, public=public),
                     session_models=session_models, gpu=studio.device.type == "cuda",
                     refresh=[(gen.model, JOBS["generate"]), (cmp.gan, (Task.CONDITIONAL,))],
                     max_steps=1500 if public else 20000,

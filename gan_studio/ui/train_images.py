@@ -120,11 +120,13 @@ def loss_frame(snap: dict[str, Any] | None) -> pd.DataFrame:
     """The loss history as a long table (step, value, loss) for ``gr.LinePlot``."""
     import pandas as pd
 
-    rows = []
-    for rec in (snap or {}).get("losses") or []:
-        rows.append({"step": rec[0], "value": rec[1], "loss": "D"})
-        rows.append({"step": rec[0], "value": rec[2], "loss": "G"})
-    return pd.DataFrame(rows, columns=["step", "value", "loss"])
+    history = (snap or {}).get("losses") or []
+    steps = [int(rec[0]) for rec in history for _ in (1, 2)]
+    values = [float(v) for rec in history for v in (rec[1], rec[2])]
+    names = ["D", "G"] * len(history)
+    # typed columns even when empty: the plot's axes are quantitative from the first render
+    return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "value": pd.Series(values, dtype="float64"),
+                         "loss": pd.Series(names, dtype="object")})
 
 
 def _grid(snap: dict[str, Any] | None) -> Any:
@@ -153,12 +155,14 @@ def build_train_images_tab(
     refresh: Sequence[tuple[gr.Dropdown, tuple[Task, ...]]] = (),
     gpu: bool = False,
     max_steps: int = 20000,
+    tab: gr.Tab | None = None,
 ) -> TrainImagesTab:
     """Lay out the view (call inside a ``gr.Tab``) and wire its events.
 
     ``manager`` runs the training; ``refresh`` lists other tabs' model pickers (and the tasks they
     show) that "Use this model" updates; ``gpu``: offer the larger image sizes; ``max_steps``: the
-    steps slider's end (the manager's budget caps it again).
+    steps slider's end (the manager's budget caps it again); ``tab``: the tab holding the view (its
+    selection refreshes the view).
     """
     studio = access.studio
     sizes = GPU_SIZES if gpu else CPU_SIZES
@@ -201,7 +205,8 @@ def build_train_images_tab(
             status = gr.Markdown(status_markdown(None), elem_id="train-status")
             grid = gr.Image(label="Samples (fixed seeds, EMA generator)", type="pil", interactive=False,
                             elem_id="train-grid", height=420)
-            plot = gr.LinePlot(loss_frame(None), x="step", y="value", color="loss", label="Losses", height=220)
+            plot = gr.LinePlot(loss_frame(None), x="step", y="value", color="loss", label="Losses", height=220,
+                               x_title="step", y_title="loss", elem_id="train-losses")
             metrics = gr.Markdown(elem_id="train-metrics")
             with gr.Row():
                 use = gr.Button("Use this model", elem_id="train-use")
@@ -279,6 +284,9 @@ def build_train_images_tab(
         return view(manager.get(rid, session=_session(request)))
 
     timer.tick(poll, [run_id], outputs, api_name="train_status", concurrency_limit=None, show_progress="hidden")
+    if tab is not None:  # opening the tab shows the run (a reloaded page renders it only then)
+        tab.select(poll, [run_id], outputs, api_name="train_tab_selected", api_visibility="undocumented",
+                   concurrency_limit=None, show_progress="hidden")
 
     def reattach(saved: list[str] | None, request: gr.Request) -> list[Any]:
         rid, tok = (list(saved or []) + ["", ""])[:2]
