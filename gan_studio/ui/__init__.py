@@ -119,6 +119,9 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
     with _examples_cache(root / "cached_examples"), \
             gr.Blocks(title="GAN Studio", delete_cache=(3600, 24 * 3600)) as demo:
         session_models = gr.State([])
+        from .train_images import browser_store
+
+        train_run_store = browser_store()  # top level: read with the page, so a reload finds its training run
         gr.Markdown(INTRO, elem_id="intro")
         with gr.Tabs(selected="generate") as tabs:
             with gr.Tab("Generate", id="generate", elem_id="tab-generate"):
@@ -165,7 +168,7 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                 from .train_images import build_train_images_tab
 
                 build_train_images_tab(
-                    demo=demo, tab=train_tab, access=access, manager=training_runs(studio, root, public=public),
+                    demo=demo, tab=train_tab, stored=train_run_store, access=access, manager=training_runs(studio, root, public=public),
                     session_models=session_models, gpu=studio.device.type == "cuda",
                     refresh=[(gen.model, JOBS["generate"]), (cmp.gan, (Task.CONDITIONAL,))],
                     max_steps=1500 if public else 20000,

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainImagesTab", "build_train_images_tab", "metrics_markdown", "run_info", "status_markdown"]
+__all__ = ["TrainImagesTab", "browser_store", "build_train_images_tab", "metrics_markdown", "run_info", "status_markdown"]
 
 DATA_DIGITS = "Built-in digits"
 DATA_MINE = "My images"
@@ -142,6 +142,12 @@ def _grid(snap: dict[str, Any] | None) -> Any:
         return gr.update()
 
 
+def browser_store() -> gr.BrowserState:
+    """The browser-side store of the session's run (``[run id, token]``, encrypted in localStorage):
+    create it at the top level of the Blocks, outside any tab, and pass it to the builder."""
+    return gr.BrowserState(["", ""], storage_key="gan_studio_train_run")
+
+
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "anonymous"
 
@@ -156,13 +162,15 @@ def build_train_images_tab(
     gpu: bool = False,
     max_steps: int = 20000,
     tab: gr.Tab | None = None,
+    stored: gr.BrowserState | None = None,
 ) -> TrainImagesTab:
     """Lay out the view (call inside a ``gr.Tab``) and wire its events.
 
     ``manager`` runs the training; ``refresh`` lists other tabs' model pickers (and the tasks they
     show) that "Use this model" updates; ``gpu``: offer the larger image sizes; ``max_steps``: the
     steps slider's end (the manager's budget caps it again); ``tab``: the tab holding the view (its
-    selection refreshes the view).
+    selection refreshes the view); ``stored``: the :func:`browser_store` made at the top level of
+    the Blocks (one made inside a tab is only read once the tab is opened, too late for a reload).
     """
     studio = access.studio
     sizes = GPU_SIZES if gpu else CPU_SIZES
@@ -175,7 +183,8 @@ def build_train_images_tab(
         elem_classes=["model-info"],
     )
     run_id = gr.State("")
-    stored = gr.BrowserState(["", ""], storage_key="gan_studio_train_run")  # [run id, token] for reloads
+    if stored is None:  # [run id, token] in the browser, for reloads (must be outside tabs to load with the page)
+        stored = browser_store()
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             data_kind = gr.Radio([DATA_DIGITS, DATA_MINE], value=DATA_DIGITS, label="Data", elem_id="train-data-kind")
@@ -291,6 +300,7 @@ def build_train_images_tab(
     def reattach(saved: list[str] | None, request: gr.Request) -> list[Any]:
         rid, tok = (list(saved or []) + ["", ""])[:2]
         run = manager.reattach(rid, tok, _session(request)) if rid and tok else None
+        logger.info("page load: stored run %r, reattached: %s", rid, run is not None)
         return [run.id if run is not None else "", *view(run)]
 
     demo.load(reattach, [stored], [run_id, *outputs], api_name="train_reattach", api_visibility="undocumented",
