@@ -98,14 +98,14 @@ def test_train_on_a_tiny_uploaded_set_until_the_grid_updates(studio_url: str, tm
         status.get_by_text("3 file(s) skipped").wait_for()
         assert "circles, squares, triangles" in status.inner_text()
         assert page.locator(ERROR_TOAST).count() == 0
-        page.locator("#train-status").get_by_text("finished").wait_for()
+        page.locator("#train-status").get_by_text("finished").first.wait_for()
         page.locator("#train-metrics").get_by_text("pixel diversity ratio").first.wait_for()
         _shoot(page, "train-images")
 
         page.reload(wait_until="load")  # the run is found again from the browser's storage
         page.get_by_role("tab", name="Train on images").click()
         page.locator("#train-status").get_by_text("3 file(s) skipped").wait_for()
-        page.locator("#train-status").get_by_text("finished").wait_for()
+        page.locator("#train-status").get_by_text("finished").first.wait_for()
         page.locator(GRID).first.wait_for()
         page.locator("#train-use").click()
         page.locator("#train-note").get_by_text("Registered").wait_for()
