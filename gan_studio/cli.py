@@ -725,11 +725,72 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.data is not None:
+        return _train_on_images(args)
+    if args.recipe is None:
+        from .errors import UserInputError
+
+        raise UserInputError("name a recipe (e.g. digits-cgan) or train on images with --data DIR_OR_ZIP (or --data digits)")
     from .training import train
 
     path = train(args.recipe, args.out, steps=args.steps, seed=args.seed, resume=not args.no_resume,
                  device="cpu" if args.device == "auto" else args.device)
     print(path)
+    return 0
+
+
+def _train_on_images(args: argparse.Namespace) -> int:
+    """``train --data DIR_OR_ZIP``: the "Train on images" run from the command line (Ctrl-C stops it
+    after the current step; it saves its state and exports the model; run again to resume)."""
+    import threading
+
+    from .training.image_gan import MODEL_DIR, TrainSettings, load_image_data, train_images
+
+    if args.recipe is not None:
+        from .errors import UserInputError
+
+        raise UserInputError(f"give either a recipe ({args.recipe!r}) or --data, not both")
+    settings = TrainSettings(
+        architecture=args.arch, image_size=args.size, loss=args.loss, steps=args.steps or 2000,
+        batch_size=args.batch_size, diffaugment=args.diffaugment, ema=not args.no_ema, grow=args.grow,
+        seed=args.seed, device="cpu" if args.device == "auto" else args.device, eval_every=args.eval_every,
+        sample_every=args.sample_every)
+    settings.check()
+    out = Path(args.out)
+    data = None
+    if not (out / "data.pt").is_file():  # a resume reads the decoded images kept in the folder
+        data = load_image_data(list(args.data), size=settings.image_size)
+        print(f"data: {len(data)} images, {len(data.skipped)} skipped"
+              + (f", classes {', '.join(data.classes)}" if data.classes else ""), file=sys.stderr)
+    stop = threading.Event()
+    result: dict[str, Any] = {}
+
+    def report(progress: dict[str, Any]) -> None:
+        if progress["status"] == "running" and progress["step"] % settings.sample_every:
+            return  # the worker reports every ~2 s; the terminal shows the grid steps
+        metrics = progress["metrics"][-1] if progress["metrics"] else {}
+        losses = progress["losses"][-1][1:] if progress["losses"] else []
+        print(f"[{progress['status']}] step {progress['step']}/{progress['total']} losses D/G {losses} "
+              f"{json.dumps({k: v for k, v in metrics.items() if k != 'step'})}", file=sys.stderr)
+
+    def work() -> None:
+        try:
+            result.update(train_images(out, settings, data=data, stop=stop, report=report))
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread and raised there
+            result["error"] = exc
+
+    worker = threading.Thread(target=work, name="gan-studio-train")
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+    except KeyboardInterrupt:
+        print("stopping after this step (the state is saved; run the same command to resume)…", file=sys.stderr)
+        stop.set()
+        worker.join()
+    if "error" in result:
+        raise result["error"]
+    print(out / MODEL_DIR)
     return 0
 
 
@@ -1090,11 +1151,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("train", help="train one of the embedded default models")
-    p.add_argument("recipe", help="digits-dcgan, digits-cgan, photo2sketch, digits-stargan, photo-colorizer, "
-                                  "digits-diffusion, digits-wgan-gp, digits-progan, photo-upscaler-x4")
+    p = sub.add_parser("train", help="train one of the embedded default models, or a GAN on your images (--data)")
+    p.add_argument("recipe", nargs="?", help="digits-dcgan, digits-cgan, photo2sketch, digits-stargan, photo-colorizer, "
+                                             "digits-diffusion, digits-wgan-gp, digits-progan, photo-upscaler-x4 (or leave out and give --data)")
+    p.add_argument("--data", nargs="+", metavar="DIR_OR_ZIP",
+                   help="train on your images: a folder, a zip or image files (sub-folders = classes), or 'digits'")
+    p.add_argument("--arch", default="auto", help="with --data: auto, dcgan or conditional_dcgan (default auto)")
+    p.add_argument("--size", type=int, default=32, help="with --data: image side, 32 or 64 (128, 256 on GPU)")
+    p.add_argument("--loss", default="non-saturating",
+                   help="with --data: minimax, non-saturating, least-squares, wgan-gp or hinge (default non-saturating)")
+    p.add_argument("--batch-size", type=int, default=64, help="with --data: batch size (default 64)")
+    p.add_argument("--diffaugment", default="auto", choices=["auto", "on", "off"],
+                   help="with --data: DiffAugment (auto: on below 2,000 images)")
+    p.add_argument("--no-ema", action="store_true", help="with --data: no EMA of the generator")
+    p.add_argument("--grow", action="store_true", help="with --data: grow progressively (ProGAN, fade-in)")
+    p.add_argument("--eval-every", type=int, default=250, help="with --data: steps between measurements")
+    p.add_argument("--sample-every", type=int, default=50, help="with --data: steps between sample grids")
     p.add_argument("--out", required=True, help="output folder (resumes from its training state)")
-    p.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
+    p.add_argument("--steps", type=int, help="training steps (default: the recipe's; 2000 with --data)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if a training state exists")
     p.add_argument("--device", default="auto", help="cpu or cuda (default: cpu unless given)")

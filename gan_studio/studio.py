@@ -67,6 +67,16 @@ class Studio:
                 self.registry.add(spec)
         return spec
 
+    def register_folder(self, folder: str | Path, model_id: str) -> ModelSpec:
+        """Register the local model folder ``folder`` under ``model_id`` (a model trained in the studio:
+        "Use this model"); the same path as the Models tab's "add a local folder", with a chosen id."""
+        from .registry import spec_from_folder
+
+        spec = spec_from_folder(folder, model_id=model_id)
+        with self._lock:
+            self.registry.add(spec)
+        return spec
+
     def load(self, model: str, variant: str | None = None) -> LoadedModel:
         loaded = self.cache.get(self.spec(model), variant, self.device, self.runtime)
         if self.batching and loaded.batcher is None:

@@ -95,21 +95,21 @@ def test_every_loss_trains_and_stays_finite(loss: str, optimizer: str):
 
 def test_the_added_losses_match_their_formulas_and_the_penalty_takes_points_and_images():
     from gan_studio.training.losses import (
-        d_logistic,
-        d_wasserstein,
+        d_minimax,
+        d_wgan,
         g_minimax,
         g_nonsaturating,
-        g_wasserstein,
+        g_wgan,
         gradient_penalty,
     )
 
     gen = torch.Generator().manual_seed(0)
     r, f = torch.randn(64, generator=gen), torch.randn(64, generator=gen)
     sr, sf = torch.sigmoid(r), torch.sigmoid(f)
-    assert torch.allclose(d_logistic(r, f), -(sr.log().mean() + (1 - sf).log().mean()), atol=1e-5)
+    assert torch.allclose(d_minimax(r, f), -(sr.log().mean() + (1 - sf).log().mean()), atol=1e-5)
     assert torch.allclose(g_minimax(f), (1 - sf).log().mean(), atol=1e-5)
     assert torch.allclose(g_nonsaturating(f), -sf.log().mean(), atol=1e-5)
-    assert torch.allclose(d_wasserstein(r, f), f.mean() - r.mean()) and torch.equal(g_wasserstein(f), -f.mean())
+    assert torch.allclose(d_wgan(r, f), f.mean() - r.mean()) and torch.equal(g_wgan(f), -f.mean())
     # a linear critic has gradient w everywhere: the penalty is (|w| - 1)^2 for points and images alike
     w = torch.tensor([3.0, 4.0])
     points = gradient_penalty(lambda x: x @ w, torch.randn(8, 2), torch.randn(8, 2), generator=gen)

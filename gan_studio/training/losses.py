@@ -1,5 +1,6 @@
 """GAN losses, regularisers and DiffAugment, shared by the recipes.
 
+* minimax and non-saturating losses (Goodfellow et al. 2014), WGAN critic loss (Arjovsky et al. 2017),
 * hinge loss (Lim & Ye 2017; Miyato et al. 2018) for D and G,
 * least-squares loss (Mao et al. 2017), the CycleGAN reference's default,
 * the original GAN loss (Goodfellow et al. 2014): the logistic D loss with the minimax
@@ -25,11 +26,14 @@ __all__ = [
     "g_lsgan",
     "gradient_penalty",
     "r1_penalty",
-    "d_logistic",
+    "d_minimax",
     "g_minimax",
     "g_nonsaturating",
-    "d_wasserstein",
-    "g_wasserstein",
+    "d_wgan",
+    "g_wgan",
+    "d_loss",
+    "g_loss",
+    "LOSS_NAMES",
 ]
 
 
@@ -53,29 +57,57 @@ def g_lsgan(fake_logits: torch.Tensor) -> torch.Tensor:
     return ((fake_logits - 1.0) ** 2).mean()
 
 
-def d_logistic(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """The original D loss, binary cross-entropy on logits: ``-E[log D(x)] - E[log(1 - D(G(z)))]``."""
+def d_minimax(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The original D loss (binary cross-entropy on logits): ``-E[log D(x)] - E[log(1 - D(G(z)))]``."""
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
 def g_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Minimax (saturating) G loss ``E[log(1 - D(G(z)))]``: its gradient vanishes where D is sure."""
+    """The original (saturating) G loss, ``E[log(1 - D(G(z)))]``: its gradient vanishes while D wins."""
     return -F.softplus(fake_logits).mean()
 
 
 def g_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Non-saturating G loss ``-E[log D(G(z))]`` (Goodfellow et al. 2014, section 3)."""
+    """The non-saturating G loss, ``-E[log D(G(z))]`` (Goodfellow et al. 2014, section 3)."""
     return F.softplus(-fake_logits).mean()
 
 
-def d_wasserstein(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Wasserstein critic loss ``E[D(G(z))] - E[D(x)]`` (add :func:`gradient_penalty` for WGAN-GP)."""
+def d_wgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """WGAN critic loss ``E[D(G(z))] - E[D(x)]`` (add :func:`gradient_penalty` for WGAN-GP)."""
     return fake_logits.mean() - real_logits.mean()
 
 
-def g_wasserstein(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Wasserstein generator loss ``-E[D(G(z))]``."""
+def g_wgan(fake_logits: torch.Tensor) -> torch.Tensor:
+    """WGAN generator loss ``-E[D(G(z))]``."""
     return -fake_logits.mean()
+
+
+#: Loss name -> (D loss, G loss); WGAN-GP's penalty is added by the trainer.
+_LOSSES: dict[str, tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "minimax": (d_minimax, g_minimax),
+    "non-saturating": (d_minimax, g_nonsaturating),
+    "least-squares": (d_lsgan, g_lsgan),
+    "wgan-gp": (d_wgan, g_wgan),
+    "hinge": (d_hinge, g_hinge),
+}
+LOSS_NAMES = tuple(_LOSSES)
+
+
+def _pair(name: str) -> tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]:
+    try:
+        return _LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(_LOSSES)}") from None
+
+
+def d_loss(name: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The discriminator loss called ``name`` (one of :data:`LOSS_NAMES`)."""
+    return _pair(name)[0](real_logits, fake_logits)
+
+
+def g_loss(name: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The generator loss called ``name`` (one of :data:`LOSS_NAMES`)."""
+    return _pair(name)[1](fake_logits)
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,

@@ -42,14 +42,14 @@ from torch import nn
 from ..errors import UserInputError
 from .losses import (
     d_hinge,
-    d_logistic,
     d_lsgan,
-    d_wasserstein,
+    d_minimax,
+    d_wgan,
     g_hinge,
     g_lsgan,
     g_minimax,
     g_nonsaturating,
-    g_wasserstein,
+    g_wgan,
     gradient_penalty,
 )
 
@@ -342,13 +342,13 @@ class Loss:
 
 
 LOSSES: dict[str, Loss] = {
-    "minimax": Loss("minimax", d_logistic, g_minimax, torch.sigmoid, 0.0,
+    "minimax": Loss("minimax", d_minimax, g_minimax, torch.sigmoid, 0.0,
                     "the original game: G minimises log(1 − D(G(z))); its gradient vanishes when D wins"),
-    "non-saturating": Loss("non-saturating", d_logistic, g_nonsaturating, torch.sigmoid, 0.0,
+    "non-saturating": Loss("non-saturating", d_minimax, g_nonsaturating, torch.sigmoid, 0.0,
                            "G maximises log D(G(z)) instead: strong gradients early on"),
     "least-squares": Loss("least-squares", d_lsgan, g_lsgan, lambda o: o.clamp(0, 1), 0.0,
                           "LSGAN: D regresses real to 1 and fake to 0; G pulls fakes towards 1"),
-    "wgan-gp": Loss("wgan-gp", d_wasserstein, g_wasserstein, None, 10.0,
+    "wgan-gp": Loss("wgan-gp", d_wgan, g_wgan, None, 10.0,
                     "Wasserstein critic with a gradient penalty (λ = 10) keeping it 1-Lipschitz"),
     "hinge": Loss("hinge", d_hinge, g_hinge, lambda o: ((o + 1) / 2).clamp(0, 1), 0.0,
                   "hinge loss: D is pushed only until its margin of 1 is met"),

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from ..contract import JOBS, Task
+from ..errors import UserInputError
 from ..image_io import frames_to_gif
 from .chain import first_gallery_image, wire_sends
 from .colorize import build_colorize_tab
@@ -38,6 +39,7 @@ from .translate import build_translate_tab
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..studio import Studio
+    from ..training.runs import RunManager
 
 __all__ = ["build_demo", "launch_options", "blocked_paths", "EXAMPLES_DIR", "QUEUE_SIZE", "CONCURRENCY", "GENERATE_CONCURRENCY",
            "MAX_FILE_SIZE"]
@@ -123,6 +125,9 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
     with _examples_cache(root / "cached_examples"), \
             gr.Blocks(title="GAN Studio", delete_cache=(3600, 24 * 3600)) as demo:
         session_models = gr.State([])
+        from .train_images import browser_store
+
+        train_run_store = browser_store()  # top level: read with the page, so a reload finds its training run
         gr.Markdown(INTRO, elem_id="intro")
         with gr.Tabs(selected="generate") as tabs:
             with gr.Tab("Generate", id="generate", elem_id="tab-generate"):
@@ -146,9 +151,9 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                 from ..compare import compare as compare_models
                 from .compare import build_compare_tab
 
-                build_compare_tab(access=access, store=store, session_models=session_models,
-                                  compare=partial(compare_models, studio), max_images=8 if public else 16,
-                                  max_eval_samples=200 if public else 1000)
+                cmp = build_compare_tab(access=access, store=store, session_models=session_models,
+                                        compare=partial(compare_models, studio), max_images=8 if public else 16,
+                                        max_eval_samples=200 if public else 1000)
             with gr.Tab("Dataset", id="dataset", elem_id="tab-dataset"):  # synthetic datasets (gan_studio/datasets/)
                 from ..datasets import write_dataset
                 from .dataset import MAX_IMAGES, build_dataset_tab
@@ -171,10 +176,20 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
 
                 up = build_upscale_tab(access=access, store=store, session_models=session_models,
                                        upscale=studio.upscale, max_output_pixels=PUBLIC_MAX_OUTPUT_PIXELS if public else None)
-            with gr.Tab("Train", id="train", elem_id="tab-train"):  # GANs trained live (gan_studio/ui/train.py)
-                from .train import build_train_tab
+            with gr.Tab("Train", id="train", elem_id="tab-train"):  # GANs trained live (ui/train.py, ui/train_images.py)
+                from .train import TRAIN_SUBTABS, build_train_tab
+                from .train_images import build_train_images_tab
 
-                build_train_tab(public=public)
+                def train_on_images(public: bool, tab: gr.Tab) -> None:
+                    build_train_images_tab(
+                        demo=demo, tab=tab, stored=train_run_store, access=access,
+                        manager=training_runs(studio, root, public=public), session_models=session_models,
+                        gpu=studio.device.type == "cuda",
+                        refresh=[(gen.model, JOBS["generate"]), (cmp.gan, (Task.CONDITIONAL,))],
+                        max_steps=1500 if public else 20000,
+                    )
+
+                build_train_tab(public=public, subtabs=[*TRAIN_SUBTABS, ("Train on images", "train-images", train_on_images)])
             with gr.Tab("Models", id="models", elem_id="tab-models"):
                 build_models_tab(
                     access=access, session_models=session_models, weight_files=studio.weight_files,
@@ -187,7 +202,6 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
                     colorize=col, examples=inspect_examples(registry),
                 )
         # "Send to …": a result opens as another tab's input, its provenance kept (ui/chain.py).
-        # Upscale at merge: add "upscale": up.image to the inputs and (up.sends, [up.download], keep) to sends.
         keep = lambda path: path  # noqa: E731 - the download is the studio file itself
         wire_sends(tabs, [(gen.sends, [gen.gallery, gen.selected], first_gallery_image),
                           (sty.sends, [sty.result], keep), (tr.sends, [tr.download], keep),
@@ -209,6 +223,29 @@ def build_demo(studio: Studio, *, public: bool = False, output_dir: str | os.Pat
     n_models = {t.value: len(registry.list(t)) for t in Task}
     logger.info("studio built over %d models %s (public=%s)", len(registry), n_models, public)
     return demo
+
+
+def training_runs(studio: Studio, root: Path, *, public: bool) -> RunManager:
+    """The demo's training-run manager: runs in spawned worker processes under ``root/training``,
+    with :meth:`RunLimits.public` in public mode; ``$GAN_STUDIO_TRAIN_RUNS`` sets the runs per server
+    (default 2) and ``$GAN_STUDIO_TRAIN_THREADS`` the torch threads of a worker (default 1)."""
+    from ..training.runs import RunLimits, RunManager
+
+    limits = RunLimits.public() if public else RunLimits()
+    overrides: dict[str, int] = {}
+    for env, name in (("GAN_STUDIO_TRAIN_RUNS", "per_server"), ("GAN_STUDIO_TRAIN_THREADS", "threads")):
+        raw = os.environ.get(env, "").strip()
+        if raw:
+            if not raw.isdigit() or int(raw) < 1:
+                raise UserInputError(f"{env}={raw!r} is not a positive whole number")
+            overrides[name] = int(raw)
+    if overrides:
+        from dataclasses import replace
+
+        limits = replace(limits, **overrides)
+    manager = RunManager(root / "training", limits, device=str(studio.device))
+    atexit.register(manager.shutdown)
+    return manager
 
 
 def launch_options(*, public: bool = False) -> dict[str, Any]:

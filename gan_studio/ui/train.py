@@ -294,19 +294,22 @@ def build_playground_tab(public: bool = False) -> None:
 
 
 #: The Train tab's sub-tabs: (label, id, builder(public)). Add a sibling with one entry.
-TRAIN_SUBTABS: list[tuple[str, str, Callable[[bool], None]]] = [
-    ("Playground (2-D)", "playground", build_playground_tab),
+#: A builder is called inside its sub-tab with ``public`` and that ``gr.Tab`` (for its select event).
+SubTabBuilder = Callable[[bool, gr.Tab], None]
+TRAIN_SUBTABS: list[tuple[str, str, SubTabBuilder]] = [
+    ("Playground (2-D)", "playground", lambda public, tab: build_playground_tab(public)),
 ]
 
 
 def build_train_tab(*, public: bool = False,
-                    subtabs: list[tuple[str, str, Callable[[bool], None]]] | None = None) -> gr.Tabs:
+                    subtabs: list[tuple[str, str, SubTabBuilder]] | None = None) -> gr.Tabs:
     """The Train tab's body (call inside a ``gr.Tab``): a ``gr.Tabs`` with one sub-tab per entry of
-    ``subtabs`` (default :data:`TRAIN_SUBTABS`)."""
+    ``subtabs`` (default :data:`TRAIN_SUBTABS`; the app adds "Train on images", whose builder needs
+    the app's run manager)."""
     tabs: gr.Tabs
     with gr.Tabs(elem_id="train-tabs") as tabs:
         for label, tab_id, build in subtabs or TRAIN_SUBTABS:
-            with gr.Tab(label, id=tab_id, elem_id=f"tab-{tab_id}"):
-                build(public)
+            with gr.Tab(label, id=tab_id, elem_id=f"tab-{tab_id}") as tab:
+                build(public, tab)
     return tabs
 
