@@ -37,7 +37,9 @@ class App:
         """Another client: a separate session (``download=False``: files are not downloaded)."""
         from gradio_client import Client
 
-        return Client(self.url, analytics_enabled=False, verbose=False,
+        # httpx's 5 s default is too short for fetching the app's config while dozens of clients connect
+        # to a busy 2-core machine; the tests time the requests themselves
+        return Client(self.url, analytics_enabled=False, verbose=False, httpx_kwargs={"timeout": 60.0},
                       download_files=str(self.downloads) if download else False)
 
     def fn_index(self, api_name: str) -> int:
