@@ -23,7 +23,9 @@ def test_the_style_tab_offers_only_stylegans(app: App) -> None:
     dropdown = next(c for c in config["components"] if c.get("props", {}).get("label") == "StyleGAN model")
     assert [choice[1] if isinstance(choice, (list, tuple)) else choice for choice in dropdown["props"]["choices"]] \
         == ["ui-stylegan2"]
-    info, cutoff, noise, label = app.client.predict("ui-stylegan2", api_name="/style_controls")
+    info, cutoff, noise, label, mode = app.client.predict("ui-stylegan2", api_name="/style_controls")
+    assert [c[0] if isinstance(c, (list, tuple)) else c for c in mode["choices"]] == [
+        "Generate", "Mix styles", "Directions", "Interpolate in W", "Your photo"]  # a W space: every mode
     assert label["visible"] is False  # unconditional: no class to choose
     assert "6 style layers feeding 4–16 px" in info and cutoff["maximum"] == 6
     assert noise["choices"] in (["const", "random", "none"], [["const", "const"], ["random", "random"], ["none", "none"]])

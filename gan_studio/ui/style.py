@@ -35,6 +35,13 @@ from .text import spec_blurb
 logger = logging.getLogger(__name__)
 
 MODES = ("Generate", "Mix styles", "Directions", "Interpolate in W", "Your photo")
+#: What a generator without a style space W (ProGAN) can do here: directions are found in z.
+Z_MODES = ("Generate", "Directions")
+
+
+def modes_for(has_w_space: bool) -> list[str]:
+    """The modes a model's contract supports (mixing, W interpolation and projection need W)."""
+    return list(MODES if has_w_space else Z_MODES)
 LAYER_CHOICES = [("coarse (4–8 px: pose, shape)", "coarse"), ("middle (16–32 px: features)", "middle"),
                  ("fine (64 px and up: colour, texture)", "fine"), ("all", "all")]
 N_SLIDERS = 5  # direction sliders shown
@@ -98,7 +105,13 @@ def build_style_tab(
 
     def style_ids(session: Sequence[str] | None = None) -> list[str]:
         ids = [i for i in access.ids(JOBS["generate"], session) if studio.has_directions(studio.registry.get(i))]
-        return sorted(ids, key=lambda i: studio.registry.get(i).source.is_hub)  # local ones (no download) first
+        # local ones (no download) first, and among them the ones with a style space (StyleGANs)
+        return sorted(ids, key=lambda i: (studio.registry.get(i).source.is_hub, not _has_w(i)))
+
+    def _has_w(model_id: str) -> bool:
+        from ..architectures import architecture_class
+
+        return bool(architecture_class(studio.registry.get(model_id).architecture).has_w_space)
 
     ids = style_ids()
     with gr.Row(equal_height=False):
@@ -109,7 +122,8 @@ def build_style_tab(
             info = gr.Markdown(spec_blurb(studio.registry.get(ids[0])) if ids else
                                "No StyleGAN is registered. Add one in the **Models** tab (a Hub repo id or a folder "
                                "made by `gan-studio convert network.pkl OUT`).", elem_classes=["model-info"])
-            mode = gr.Radio(list(MODES), value=MODES[0], label="What to do", elem_id="style-mode")
+            mode = gr.Radio(modes_for(_has_w(ids[0])) if ids else list(MODES), value=MODES[0], label="What to do",
+                            elem_id="style-mode")
             seed = gr.Number(value=42, label="Seed", precision=0, minimum=0, elem_id="style-seed")
             psi = gr.Slider(-1.0, 2.0, value=0.7, step=0.05, label="Truncation ψ",
                             info="towards the average style: 1 = none, 0.5–0.8 = fewer odd images, less variety")
@@ -209,7 +223,8 @@ def build_style_tab(
                 gr.update(visible=bool(modes), choices=modes or ["const"], value=modes[0] if modes else "const"),
                 gr.update(visible=contract.input_transform),
                 gr.update(visible=bool(contract.num_classes), value=RANDOM_CLASS,
-                          choices=[RANDOM_CLASS, *(list(spec.labels) or [str(i) for i in range(contract.num_classes)])]))
+                          choices=[RANDOM_CLASS, *(list(spec.labels) or [str(i) for i in range(contract.num_classes)])]),
+                gr.update(choices=modes_for(bool(contract.num_ws)), value=MODES[0]))  # back to Generate
 
     @user_errors
     def do_generate(model_id: str, seed_value: float, n: float, psi_value: float, cutoff_value: float,
@@ -340,7 +355,7 @@ def build_style_tab(
     def show_mode(choice: str) -> list[Any]:
         return [gr.update(visible=choice == m) for m in MODES]
 
-    model.change(controls, [model, session_models], [info, cutoff, noise, transform_group, label],
+    model.change(controls, [model, session_models], [info, cutoff, noise, transform_group, label, mode],
                  api_name="style_controls",
                  api_visibility="undocumented", concurrency_id="gpu")
     mode.change(show_mode, mode, groups, api_name="style_mode", api_visibility="undocumented",
