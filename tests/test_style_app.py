@@ -71,3 +71,10 @@ def test_a_photo_is_projected_and_then_edited(app: App) -> None:
         bad = app.root / "bad.png"
         bad.write_bytes(b"not an image at all")
         app.client.predict("ui-stylegan2", handle_file(str(bad)), 20, "w", api_name="/style_project")
+
+
+def test_a_model_without_w_is_offered_only_z_modes() -> None:
+    from gan_studio.ui.style import MODES, modes_for
+
+    assert modes_for(False) == ["Generate", "Directions"]  # ProGAN: directions in z, nothing that needs W
+    assert modes_for(True) == list(MODES)
