@@ -52,6 +52,7 @@ __all__ = [
     "build_pnginfo",
     "chain_steps",
     "describe_step",
+    "write_output",
     "format_metadata",
     "provenance_json",
     "image_provenance",
@@ -199,8 +200,13 @@ def save_png(img: Image.Image, path: str | os.PathLike[str], params: Mapping[str
 
     An existing file is never replaced unless ``overwrite=True`` (``FileExistsError`` otherwise).
     """
-    path = Path(path)
-    data = png_bytes(img, params)
+    return write_output(Path(path), png_bytes(img, params), overwrite=overwrite)
+
+
+def write_output(path: Path, data: bytes, *, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path``: never over an existing file unless ``overwrite`` (``FileExistsError``
+    otherwise), and then atomically (a temporary file renamed into place), so a reader never sees half
+    a file."""
     if not overwrite:
         try:
             with open(path, "xb") as fh:

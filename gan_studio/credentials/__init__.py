@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from ..metadata import png_bytes
+from ..metadata import png_bytes, write_output
 from .signing import sign_bytes
 from .watermark import embed_watermark, watermark_enabled
 
@@ -80,22 +80,7 @@ def save_png(img: Image.Image, path: str | os.PathLike[str], params: Mapping[str
     path = Path(path)
     fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
     data = output_bytes(img, params, fmt=fmt, title=path.name, watermark=watermark, ingredients=ingredients)
-    if not overwrite:
-        try:
-            with open(path, "xb") as fh:
-                fh.write(data)
-        except FileExistsError:
-            raise FileExistsError(
-                f"{path} already exists; pass overwrite=True to replace it or choose a new file name") from None
-        return path
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_output(path, data, overwrite=overwrite)
 
 
 def strip_manifest(data: bytes) -> bytes:
