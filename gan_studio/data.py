@@ -117,7 +117,7 @@ def to_rgb(x: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------- photos
 @dataclass(frozen=True)
 class Photo:
-    """A colour photo bundled in an installed package, with its licence."""
+    """An image bundled in an installed package, with its licence."""
 
     name: str
     package: str  # import name of the package that ships it
@@ -147,6 +147,27 @@ PHOTOS: dict[str, Photo] = {
 # no licence stated), color.png (no licence stated), hubble_deep_field/retina/ihc (not photos of
 # everyday scenes).
 
+# Greyscale textures and photos, and two colour images that are not everyday scenes, used only to
+# teach the upscaler fine structure (edges, text, grain); each licence is the one scikit-image's
+# docstring for the image states. Loaded as RGB (a grey image's three channels are equal).
+DETAIL_IMAGES: dict[str, Photo] = {
+    p.name: p
+    for p in (
+        Photo("brick", "skimage", "data/brick.png", "CC0-1.0", "Bricks25 texture, CC0Textures, via scikit-image"),
+        Photo("grass", "skimage", "data/grass.png", "CC0-1.0", "grass texture, CC0Textures, via scikit-image"),
+        Photo("gravel", "skimage", "data/gravel.png", "CC0-1.0", "Gravel04 texture, CC0Textures, via scikit-image"),
+        Photo("camera", "skimage", "data/camera.png", "CC0-1.0",
+              "cameraman by Lav Varshney (CC0), via scikit-image"),
+        Photo("coins", "skimage", "data/coins.png", "no known copyright restrictions",
+              "Greek coins, Brooklyn Museum via Wikimedia Commons, via scikit-image"),
+        Photo("text", "skimage", "data/text.png", "public domain", "handwritten and printed text, via scikit-image"),
+        Photo("hubble_deep_field", "skimage", "data/hubble_deep_field.jpg", "public domain",
+              "Hubble eXtreme Deep Field, NASA, via scikit-image"),
+        Photo("retina", "skimage", "data/retina.jpg", "CC0-1.0",
+              "fundus photograph of a normal left eye (Wikimedia Commons, CC0), via scikit-image"),
+    )
+}
+
 # The colorizer's split, by whole photo (a photo is either trained on or held out, never both), chosen
 # by content, not by colour: half the photos each, with a sky in both halves. Training: china
 # (daylight sky, trees, water, a building), flower (a flower, leaves), coffee (an interior: cup,
@@ -157,13 +178,13 @@ COLORIZATION_HELDOUT_PHOTOS = ("astronaut", "chelsea", "rocket")
 
 
 def photo_path(name: str) -> Path:
-    """Path of a bundled photo (``ValueError`` listing the valid names for an unknown one)."""
+    """Path of a bundled photo or detail image (``ValueError`` listing the valid names for an unknown one)."""
     import importlib
 
     try:
-        photo = PHOTOS[name]
+        photo = PHOTOS[name] if name in PHOTOS else DETAIL_IMAGES[name]
     except KeyError:
-        raise ValueError(f"unknown photo {name!r}; choose one of: {', '.join(PHOTOS)}") from None
+        raise ValueError(f"unknown photo {name!r}; choose one of: {', '.join([*PHOTOS, *DETAIL_IMAGES])}") from None
     pkg = importlib.import_module(photo.package)
     if pkg.__file__ is None:  # a namespace package: no folder to find the photo in
         raise ValueError(f"photo {name!r}: package {photo.package!r} has no files")

@@ -1,6 +1,6 @@
-"""The chain in a real headless Chromium: generate, send the image to another tab ("Send to
-Colorize"), run it there, download the PNG, and ``python -m gan_studio info`` lists both steps; then
-send that result on to Translate and run it (three steps). Over the tiny UI models
+"""The chain in a real headless Chromium: generate, send the image to Upscale ("Send to Upscale"),
+run it there, download the PNG, and ``python -m gan_studio info`` lists both steps; and generate →
+Colorize → Translate (three steps). Over the tiny UI models
 (``ui_fixtures``), whose images are noise. Uses Debian's ``/usr/bin/chromium``; skipped without it.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from launched_app import launch_app
+from PIL import Image
 
 from gan_studio.cli import main
 from gan_studio.metadata import chain_steps, read_metadata
@@ -63,6 +64,33 @@ def _download(page: Any, elem_id: str, folder: Path) -> Path:
     target = folder / info.value.suggested_filename
     info.value.save_as(target)
     return target
+
+
+def test_generate_send_to_upscale_and_download_both_steps(page: Any, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#generate-button").click()
+    page.locator(f"#generate-gallery {SERVED}").first.wait_for()
+    page.locator(f"#generate-gallery {SERVED}").nth(1).click()  # select the second image: seed 43
+    page.keyboard.press("Escape")
+    page.locator("#generate-send-upscale").click()
+    page.locator(f"#upscale-input {SERVED}").first.wait_for()  # the Upscale tab opened with the image
+    assert page.get_by_role("tab", name="Upscale").get_attribute("aria-selected") == "true"
+    page.locator("#upscale-button").click()
+    page.locator(f"#upscale-slider {SERVED}").first.wait_for()
+    _no_error_toast(page)
+    png = _download(page, "upscale-download", tmp_path)
+    with Image.open(png) as im:
+        assert im.size == (64, 64)  # the 16 px DCGAN image, ×4 (the tab's default scale)
+    steps = chain_steps(read_metadata(png))
+    assert [(s["task"], s["model"]) for s in steps] == [("unconditional", "ui-dcgan"), ("upscale", "ui-upscaler")]
+    assert steps[0]["seed"] == 43
+    capsys.readouterr()
+    assert main(["info", str(png)]) == 0
+    info = capsys.readouterr().out
+    assert "made in 2 steps:" in info and "1. unconditional with ui-dcgan" in info
+    assert "2. upscale with ui-upscaler" in info
+    assert "generate --model ui-dcgan --seed 43" in info and "upscale --model ui-upscaler" in info
 
 
 def test_generate_send_to_colorize_then_translate_and_download_the_chain(page: Any, tmp_path: Path,

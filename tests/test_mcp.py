@@ -74,7 +74,8 @@ def test_the_tools_are_listed_and_generate_then_translate_and_colorize_keep_the_
     tools, results = _run(app.url, ("generate_image", {"model": "ui-dcgan", "seed": 7, "label": "", "n": 1}),
                           ("list_models", {"task": "colorize"}))
     by_name = {t.name: t for t in tools}
-    assert {"list_models", "describe_image", "generate_image", "translate_image", "colorize_image"} <= set(by_name)
+    assert {"list_models", "describe_image", "generate_image", "translate_image", "colorize_image",
+            "upscale_image"} <= set(by_name)
     assert not any(name.startswith(("do_", "run_example")) for name in by_name)  # UI events are not tools
     generate = by_name["generate_image"]
     assert "Generate an image" in generate.description
@@ -105,6 +106,22 @@ def test_the_tools_are_listed_and_generate_then_translate_and_colorize_keep_the_
     assert [s["model"] for s in chain_steps(final)] == ["ui-dcgan", "ui-cyclegan", "ui-colorizer"]
     steps = json.loads(_parts(described)[1][0])["steps"]
     assert [(s["task"], s.get("variant")) for s in steps] == [("unconditional", None), ("translation", "BtoA")]
+
+
+def test_generate_then_upscale_through_the_tools(app):
+    _, (generated,) = _run(app.url, ("generate_image", {"model": "ui-dcgan", "seed": 11, "label": "", "n": 1}))
+    assert not generated.isError, generated.content
+    png = _served_png(app, _parts(generated)[1])
+    # an empty model: the studio's default upscaler (here the only one, ui-upscaler)
+    _, (upscaled,) = _run(app.url, ("upscale_image", {"image": _data_url(png), "model": "", "scale": 3.5}))
+    assert not upscaled.isError, upscaled.content
+    images, texts = _parts(upscaled)
+    with Image.open(io.BytesIO(images[0])) as im:
+        assert im.size == (56, 56)  # 16 px × 3.5
+    final = read_metadata(_served_png(app, texts))
+    assert final["scale"] == 3.5
+    assert [(s["task"], s["model"]) for s in chain_steps(final)] == [("unconditional", "ui-dcgan"),
+                                                                     ("upscale", "ui-upscaler")]
 
 
 def test_tool_errors_name_the_choices_and_public_caps_apply(app):

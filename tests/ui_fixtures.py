@@ -52,6 +52,11 @@ UI_MODELS: dict[str, tuple[str, dict[str, Any], dict[str, Any], tuple[str, ...]]
          "license": "mit", "description": "tiny random colorizer for the UI tests"},
         (),
     ),
+    "ui-upscaler": (
+        "srvgg_compact", {"num_feat": 4, "num_conv": 1, "upscale": 4, "act_type": "prelu"},
+        {"task": "upscale", "channels": 3, "license": "mit", "description": "tiny random ×4 upscaler for the UI tests"},
+        (),
+    ),
 }
 
 VARIANT_LABELS = {"AtoB": "photo → sketch", "BtoA": "sketch → photo"}

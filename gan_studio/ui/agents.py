@@ -4,9 +4,9 @@ or ``GAN_STUDIO_MCP=1``; needs ``gradio[mcp]``, see requirements-mcp.txt).
 Each tool is one hidden, typed event with its own function, so Gradio names the tool after the
 function and describes it from the docstring (its ``Args:``) and the components' types:
 ``list_models``, ``describe_image`` (an image's provenance and chain), ``generate_image``,
-``translate_image``, ``colorize_image`` and, when the studio has ``Studio.upscale``, ``upscale_image``. Image inputs arrive as ``data:`` base64 strings or http(s)
-URLs (Gradio's MCP server turns them into an upload) and are decoded by the studio's hardened reader;
-an image tool's one output is the studio PNG (provenance inside), which the MCP server returns as
+``translate_image``, ``colorize_image`` and ``upscale_image``. Image inputs arrive as ``data:``
+base64 strings or http(s) URLs (Gradio's MCP server turns them into an upload) and are decoded by
+the studio's hardened reader; an image tool's one output is the studio PNG (provenance inside), which the MCP server returns as
 base64 image content (re-encoded: without the text chunks) plus the file's URL (the PNG as written).
 One output per tool: with several, Gradio's MCP server returns them as one text when the client asks
 for no progress notifications.
@@ -65,6 +65,7 @@ def add_agent_tools(studio: Studio, *, access: ModelAccess, store: OutputStore, 
     """Add the agents' tools to the ``gr.Blocks`` being built (call inside it); returns their api names."""
     translate = limits.wrap(studio.translate)
     colorize = limits.wrap(studio.colorize)
+    upscale = limits.wrap(studio.upscale)
     names: list[str] = []
     max_images = MAX_TOOL_IMAGES[public]
 
@@ -263,51 +264,39 @@ def add_agent_tools(studio: Studio, *, access: ModelAccess, store: OutputStore, 
                   api_name="colorize_image", concurrency_id="gpu")
         names.append("colorize_image")
 
-        # ---- upscale_image (when the studio has Studio.upscale) --------------------------------
-        if hasattr(studio, "upscale"):
-            names.append(_add_upscale_tool(studio, access=access, store=store, limits=limits, image_out=image_out))
+        # ---- upscale_image -----------------------------------------------------------------------
+        up_image = _image_in("image")
+        up_model = gr.Textbox(value=default("upscale"), label="model")
+        up_scale = gr.Number(value=4.0, label="scale")
+
+        @user_errors
+        def upscale_image(image: str, model: str, scale: float,
+                          progress: gr.Progress = gr.Progress()) -> str:
+            """Upscale an image with a Real-ESRGAN-style super-resolution GAN, tiled so large outputs fit in memory. An animated GIF is upscaled frame by frame.
+
+            Args:
+                image: The image (PNG, JPEG, WebP or GIF) as a data: URL (base64) or an http(s) URL. A studio PNG keeps its history: the result records the earlier steps.
+                model: An upscaler's id (see list_models with task "upscale"); empty for the default.
+                scale: The output scale, e.g. 2, 3.5 or 4 (the model's own scale, then a high-quality resize).
+
+            Returns:
+                The upscaled image: a PNG with its provenance inside (a GIF for an animated input).
+            """
+            spec = access.spec(model or default("upscale"), JOBS["upscale"], None, tab="Upscale")
+            load_with_progress(studio, spec, None, progress)
+
+            def run(source: Any) -> Any:
+                return upscale(spec.id, source, scale=float(scale or 4.0))
+
+            done = run_on_upload(image, run, limits=limits, what="an image")
+            (_, after), _ = save_outputs(store, store.call_dir(None), f"upscaled_{spec.id}", done)
+            return after
+
+        btn = gr.Button(visible=False)
+        btn.click(gpu(upscale_image), [up_image, up_model, up_scale], image_out,
+                  api_name="upscale_image", concurrency_id="gpu")
+        names.append("upscale_image")
     return names
-
-
-def _add_upscale_tool(studio: Studio, *, access: ModelAccess, store: OutputStore, limits: ImageLimits,
-                      image_out: gr.Image) -> str:
-    """The ``upscale_image`` tool over ``Studio.upscale(model, image, scale=...)`` (added at merge with
-    the Upscale tab; its job is ``JOBS["upscale"]``)."""
-    engine: Any = studio  # Studio.upscale comes with the Upscale task
-    upscale = limits.wrap(engine.upscale)
-    image_in = _image_in("image")
-    model_in = gr.Textbox(value="", label="model")
-    scale_in = gr.Number(value=4.0, label="scale")
-
-    @user_errors
-    def upscale_image(image: str, model: str, scale: float,
-                      progress: gr.Progress = gr.Progress()) -> str:
-        """Upscale an image with a Real-ESRGAN-style super-resolution GAN, tiled so large outputs fit in memory. An animated GIF is upscaled frame by frame.
-
-        Args:
-            image: The image (PNG, JPEG, WebP or GIF) as a data: URL (base64) or an http(s) URL. A studio PNG keeps its history: the result records the earlier steps.
-            model: An upscaler's id (see list_models with task "upscale"); empty for the default.
-            scale: The output scale, e.g. 2, 3.5 or 4 (the model's own scale, then a high-quality resize).
-
-        Returns:
-            The upscaled image: a PNG with its provenance inside (a GIF for an animated input).
-        """
-        jobs = JOBS.get("upscale", ())
-        chosen = model or (studio.default_model("upscale", access.ids(jobs)) if jobs else "") or ""
-        spec = access.spec(chosen, jobs, None, tab="Upscale")
-        load_with_progress(studio, spec, None, progress)
-
-        def run(source: Any) -> Any:
-            return upscale(spec.id, source, scale=float(scale or 4.0))
-
-        done = run_on_upload(image, run, limits=limits, what="an image")
-        (_, after), _ = save_outputs(store, store.call_dir(None), f"upscaled_{spec.id}", done)
-        return after
-
-    btn = gr.Button(visible=False)
-    btn.click(gpu(upscale_image), [image_in, model_in, scale_in], image_out,
-              api_name="upscale_image", concurrency_id="gpu")
-    return "upscale_image"
 
 
 def only_agent_tools(demo: gr.Blocks, tools: Sequence[str]) -> None:
