@@ -101,6 +101,11 @@ def test_train_on_a_tiny_uploaded_set_until_the_grid_updates(studio_url: str, tm
         assert page.locator(ERROR_TOAST).count() == 0
         page.locator("#train-status").get_by_text("finished").first.wait_for()
         page.locator("#train-metrics").get_by_text("pixel diversity ratio").first.wait_for()
+        # the loss plot draws its two curves in their colours (an empty first frame once left the
+        # paths without a stroke: axes, no visible lines)
+        page.wait_for_function("() => [...document.querySelectorAll('#train-losses .mark-line path')]"
+                               ".filter(p => (p.getAttribute('d') || '').length > 20)"
+                               ".map(p => p.getAttribute('stroke')).sort().join() === '#2563eb,#ea580c'")
         _shoot(page, "train-images")
 
         page.reload(wait_until="load")  # the run is found again from the browser's storage

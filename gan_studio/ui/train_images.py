@@ -116,15 +116,22 @@ def run_info(snap: dict[str, Any] | None) -> dict[str, Any]:
             "step_time_s": snap.get("step_time_s")}
 
 
-def loss_frame(snap: dict[str, Any] | None) -> pd.DataFrame:
-    """The loss history as a long table (step, value, loss) for ``gr.LinePlot``."""
+#: The loss curves' colours (the playground's D and G colours).
+LOSS_COLOURS = {"D": "#2563eb", "G": "#ea580c"}
+
+
+def loss_frame(snap: dict[str, Any] | None) -> pd.DataFrame | None:
+    """The loss history as a long table (step, value, loss) for ``gr.LinePlot``; ``None`` (the plot
+    left empty) before the first logged step. Gradio 6's plot takes its colour domain from the first
+    table it is sent: an empty one leaves every later curve without a stroke (axes, no lines)."""
     import pandas as pd
 
     history = (snap or {}).get("losses") or []
+    if not history:
+        return None
     steps = [int(rec[0]) for rec in history for _ in (1, 2)]
     values = [float(v) for rec in history for v in (rec[1], rec[2])]
     names = ["D", "G"] * len(history)
-    # typed columns even when empty: the plot's axes are quantitative from the first render
     return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "value": pd.Series(values, dtype="float64"),
                          "loss": pd.Series(names, dtype="object")})
 
@@ -214,8 +221,10 @@ def build_train_images_tab(
             status = gr.Markdown(status_markdown(None), elem_id="train-status")
             grid = gr.Image(label="Samples (fixed seeds, EMA generator)", type="pil", interactive=False,
                             elem_id="train-grid", height=420)
-            plot = gr.LinePlot(loss_frame(None), x="step", y="value", color="loss", label="Losses", height=220,
-                               x_title="step", y_title="loss", elem_id="train-losses")
+            # No initial value: see loss_frame.
+            plot = gr.LinePlot(x="step", y="value", color="loss", color_map=LOSS_COLOURS,
+                               label="Losses (D blue, G orange)", height=220, x_title="step", y_title="loss",
+                               elem_id="train-losses")
             metrics = gr.Markdown(elem_id="train-metrics")
             with gr.Row():
                 use = gr.Button("Use this model", elem_id="train-use")
