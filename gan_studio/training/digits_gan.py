@@ -23,7 +23,7 @@ from torch import nn
 from .. import data as D
 from . import cards
 from .discriminators import DigitsDiscriminator
-from .loop import Recipe, Trainer, ema_update
+from .loop import Recipe, Trainer, ema_update, recalibrate_batchnorm
 from .losses import d_hinge, diff_augment, g_hinge
 
 logger = logging.getLogger(__name__)
@@ -108,22 +108,14 @@ class DigitsGANTrainer(Trainer):
         images: torch.Tensor = G(z.to(self.device), y.to(self.device)) if self.conditional else G(z.to(self.device))
         return images
 
-    @torch.no_grad()
     def recalibrate_bn(self, G: nn.Module, batches: int = 50) -> None:
         """Re-estimate the EMA generator's BatchNorm statistics (cumulative average)."""
-        gen = torch.Generator().manual_seed(self.seed + 3)
-        bns = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
-        for bn in bns:
-            bn.reset_running_stats()
-            bn.momentum = None
-        G.train()
-        for _ in range(batches):
+
+        def run_batch(gen: torch.Generator) -> None:
             z = torch.randn(self.config["batch_size"], self.config["nz"], generator=gen)
-            y = torch.randint(0, 10, (z.shape[0],), generator=gen)
-            self._generate(G, z, y)
-        for bn in bns:
-            bn.momentum = 0.1
-        G.eval()
+            self._generate(G, z, torch.randint(0, 10, (z.shape[0],), generator=gen))
+
+        recalibrate_batchnorm(G, run_batch, batches, self.seed + 3)
 
     @torch.no_grad()
     def sample_grid(self) -> torch.Tensor:

@@ -114,6 +114,25 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
             be.copy_(bm)
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(G: nn.Module, run_batch: Callable[[torch.Generator], Any], batches: int, seed: int) -> None:
+    """Re-estimate ``G``'s BatchNorm running statistics as a cumulative average over ``batches`` calls
+    of ``run_batch(gen)`` (each runs ``G`` on one batch drawn from ``gen``, seeded with ``seed``), e.g.
+    for an EMA generator whose averaged weights no longer match the statistics it carries. Leaves ``G``
+    in eval mode."""
+    gen = torch.Generator().manual_seed(seed)
+    bns = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None
+    G.train()
+    for _ in range(batches):
+        run_batch(gen)
+    for bn in bns:
+        bn.momentum = 0.1
+    G.eval()
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)

@@ -25,7 +25,7 @@ from torch import nn
 from .. import data as D
 from . import cards
 from .digits_eval import digits_baselines, unconditional_evaluation_text
-from .loop import Recipe, Trainer, ema_update
+from .loop import Recipe, Trainer, ema_update, recalibrate_batchnorm
 from .losses import gradient_penalty
 
 logger = logging.getLogger(__name__)
@@ -113,20 +113,11 @@ class WGANGPTrainer(Trainer):
         ema_update(self.G_ema, self.G, c["ema_decay"] if step >= c["ema_start"] else 0.0)
         return {"w_distance": float(w_dist.detach()), "gp": float(gp.detach()), "loss_g": float(loss_g.detach())}
 
-    @torch.no_grad()
     def recalibrate_bn(self, G: nn.Module, batches: int = 50) -> None:
         """Re-estimate the EMA generator's BatchNorm statistics (cumulative average over ``batches``)."""
-        gen = torch.Generator().manual_seed(self.seed + 3)
-        bns = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
-        for bn in bns:
-            bn.reset_running_stats()
-            bn.momentum = None
-        G.train()
-        for _ in range(batches):
-            G(torch.randn(self.config["batch_size"], self.config["nz"], generator=gen).to(self.device))
-        for bn in bns:
-            bn.momentum = 0.1
-        G.eval()
+        recalibrate_batchnorm(
+            G, lambda gen: G(torch.randn(self.config["batch_size"], self.config["nz"], generator=gen).to(self.device)),
+            batches, self.seed + 3)
 
     @torch.no_grad()
     def sample_grid(self) -> torch.Tensor:
