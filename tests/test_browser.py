@@ -9,34 +9,27 @@ random-weight models (``ui_fixtures``), whose images are noise.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import (
+    ERROR_TOAST,
+    REPO,
+    SERVED,
+    browser_marks,
+    chromium_page,
+    needs_playwright,
+    no_error_toast,
+    served_studio,
+    shoot,
+)
+from ui_fixtures import make_ui_models, ui_registry
 
-try:
-    from ui_fixtures import free_port, make_ui_models, ui_registry
-except ImportError:  # pragma: no cover
-    from tests.ui_fixtures import free_port, make_ui_models, ui_registry
-
-CHROMIUM = "/usr/bin/chromium"
-REPO = Path(__file__).resolve().parents[1]
-SCREENSHOTS = REPO / os.environ["GAN_STUDIO_SCREENSHOTS"] if os.environ.get("GAN_STUDIO_SCREENSHOTS") else \
-    Path(tempfile.gettempdir()) / "gan_studio_screenshots"
 EXAMPLES = REPO / "examples"
-SERVED = "img[src*='/gradio_api/file=']"
-ERROR_TOAST = "[data-testid='toast-body'].error"
-TIMEOUT_MS = 60_000
 
-pytestmark = [
-    pytest.mark.browser,
-    # gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"),
-    pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
-]
+pytestmark = browser_marks()
 
 
 def _tiny_stylegan2(folder: Path) -> Any:
@@ -64,65 +57,28 @@ def _defaults_trained(registry: Any) -> bool:
 
 @pytest.fixture(scope="module")
 def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    import torch
-
+    needs_playwright()
     from gan_studio.registry import load_registry
-    from gan_studio.studio import Studio
-    from gan_studio.ui import build_demo, launch_options
 
     root = tmp_path_factory.mktemp("browser")
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-                     "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-                     "GRADIO_TEMP_DIR": str(root / "gradio_cache")}.items():
-            mp.setenv(k, v)
-        torch.set_num_threads(1)
-        registry = load_registry()
-        if not _defaults_trained(registry):
-            registry = ui_registry(make_ui_models(root / "models"))
-        registry.add(_tiny_stylegan2(root / "tiny-stylegan2"))  # for the Style tab (no StyleGAN is embedded)
-        studio = Studio(device="cpu", registry=registry)
-        demo = build_demo(studio, output_dir=root / "outputs")
-        demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                    **launch_options())
-        try:
-            yield demo.local_url, studio
-        finally:
-            demo.close()
+    registry = load_registry()
+    if not _defaults_trained(registry):
+        registry = ui_registry(make_ui_models(root / "models"))
+    registry.add(_tiny_stylegan2(root / "tiny-stylegan2"))  # for the Style tab (no StyleGAN is embedded)
+    with served_studio(root, registry) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def page(studio_url: tuple[str, Any]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
-        pg = context.new_page()
-        pg.set_default_timeout(TIMEOUT_MS)
-        pg.goto(studio_url[0], wait_until="load")
+    with chromium_page(studio_url[0], viewport=(1280, 900)) as pg:
         pg.locator("#generate-button").wait_for()
         yield pg
-        context.close()
-        browser.close()
 
 
 def _tab(page: Any, name: str) -> None:
     page.get_by_role("tab", name=name).click()
     page.wait_for_timeout(300)
-
-
-def _no_error_toast(page: Any) -> None:
-    toasts = page.locator(ERROR_TOAST)
-    assert toasts.count() == 0, f"error toast shown: {toasts.first.inner_text()}"
-
-
-def _shoot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(400)  # let transitions settle
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def _upload(page: Any, elem_id: str, path: Path) -> None:
@@ -141,13 +97,13 @@ def test_generate_tab(page: Any) -> None:
     images.first.click()  # the parameters of the selected image appear
     page.locator("#generate-params").get_by_text("software").first.wait_for()
     page.keyboard.press("Escape")  # close the preview
-    _no_error_toast(page)
-    _shoot(page, "generate")
+    no_error_toast(page)
+    shoot(page, "generate")
     # a (lazily cached) example runs, fills in the inputs and shows its results
     page.locator("#tab-generate [data-testid='dataset-cell-0-1']").click()
     page.wait_for_function("() => document.querySelector('#generate-seed input').value === '7'")
     page.locator("#generate-gallery").get_by_text("seed 14").wait_for()
-    _no_error_toast(page)
+    no_error_toast(page)
 
 
 def test_generate_interpolation(page: Any) -> None:
@@ -157,8 +113,8 @@ def test_generate_interpolation(page: Any) -> None:
     page.locator(f"#interpolate-gif {SERVED}").wait_for()
     assert ".gif" in page.locator(f"#interpolate-gif {SERVED}").get_attribute("src")
     assert page.locator("#generate-gallery").get_by_text("t = 1.000").count() >= 1
-    _no_error_toast(page)
-    _shoot(page, "generate-interpolation")
+    no_error_toast(page)
+    shoot(page, "generate-interpolation")
     page.get_by_label("Images").check()
 
 
@@ -169,12 +125,12 @@ def test_translate_tab(page: Any) -> None:
     page.locator(f"#translate-slider {SERVED}").first.wait_for()
     assert page.locator(f"#translate-slider {SERVED}").count() == 2  # before and after
     page.locator("#translate-download").get_by_text(".png").first.wait_for()
-    _no_error_toast(page)
-    _shoot(page, "translate")
+    no_error_toast(page)
+    shoot(page, "translate")
     # a (lazily cached) example runs and shows its result
     page.locator("#tab-translate [data-testid='dataset-cell-1-0']").click()
     page.locator("#translate-slider img[src*='coffee']").first.wait_for()
-    _no_error_toast(page)
+    no_error_toast(page)
 
 
 def test_colorize_tab_and_a_readable_error(page: Any) -> None:
@@ -189,8 +145,8 @@ def test_colorize_tab_and_a_readable_error(page: Any) -> None:
     _upload(page, "colorize-input", EXAMPLES / "camera.jpg")
     page.locator("#colorize-button").click()
     page.locator(f"#colorize-slider {SERVED}").first.wait_for()
-    _no_error_toast(page)
-    _shoot(page, "colorize")
+    no_error_toast(page)
+    shoot(page, "colorize")
 
 
 def test_models_tab(page: Any, studio_url: tuple[str, Any]) -> None:
@@ -199,8 +155,8 @@ def test_models_tab(page: Any, studio_url: tuple[str, Any]) -> None:
     first_id = next(iter(studio_url[1].registry)).id
     table.get_by_text(first_id).first.wait_for()
     page.locator("#model-card").get_by_text("Registry entry").wait_for()
-    _no_error_toast(page)
-    _shoot(page, "models")
+    no_error_toast(page)
+    shoot(page, "models")
 
 
 def test_inspect_tab_sends_parameters_back(page: Any, studio_url: tuple[str, Any], tmp_path: Path) -> None:
@@ -216,13 +172,13 @@ def test_inspect_tab_sends_parameters_back(page: Any, studio_url: tuple[str, Any
     page.locator("#inspect-button").click()
     page.locator("#inspect-summary").get_by_text("seed 1234567").wait_for()
     page.locator("#reproduce-button").wait_for()
-    _no_error_toast(page)
-    _shoot(page, "inspect")
+    no_error_toast(page)
+    shoot(page, "inspect")
     page.locator("#reproduce-button").click()
     page.locator("#generate-button").wait_for()  # the Generate tab is shown again
     seed_box = page.locator("#generate-seed input").first
     page.wait_for_function("(el) => el.value === '1234567'", arg=seed_box.element_handle())
-    _no_error_toast(page)
+    no_error_toast(page)
 
 
 def _slider(page: Any, elem_id: str, value: float) -> None:
@@ -238,8 +194,8 @@ def test_style_tab_mixing_a_direction_slider_and_a_projection(page: Any) -> None
     page.locator(f"#style-result {SERVED}").first.wait_for(timeout=180_000)  # loads the model first
     page.wait_for_function("() => document.querySelectorAll(\"#style-gallery img[src*='/gradio_api/file=']\")"
                            ".length >= 9")  # 3 × 3 mixed cells
-    _no_error_toast(page)
-    _shoot(page, "style-mix")
+    no_error_toast(page)
+    shoot(page, "style-mix")
     first = page.locator(f"#style-result {SERVED}").first.get_attribute("src")
 
     page.locator("#style-mode").get_by_label("Directions").check()
@@ -248,8 +204,8 @@ def test_style_tab_mixing_a_direction_slider_and_a_projection(page: Any) -> None
     page.wait_for_function("(before) => { const img = document.querySelector(\"#style-result img[src*='/gradio_api/file=']\");"
                            " return img && img.getAttribute('src') !== before && img.getAttribute('src').includes('edit'); }",
                            arg=first)
-    _no_error_toast(page)
-    _shoot(page, "style-directions")
+    no_error_toast(page)
+    shoot(page, "style-directions")
 
     page.locator("#style-mode").get_by_label("Your photo").check()
     page.locator("#style-consent").get_by_text("agreed").wait_for()
@@ -258,5 +214,5 @@ def test_style_tab_mixing_a_direction_slider_and_a_projection(page: Any) -> None
     page.locator("#style-project-button").click()
     page.wait_for_function("() => { const img = document.querySelector(\"#style-result img[src*='/gradio_api/file=']\");"
                            " return img && img.getAttribute('src').includes('projected'); }", timeout=180_000)
-    _no_error_toast(page)
-    _shoot(page, "style-projection")
+    no_error_toast(page)
+    shoot(page, "style-projection")

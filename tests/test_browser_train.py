@@ -8,72 +8,28 @@ random-weight models (``ui_fixtures``): the playground needs none.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import browser_marks, chromium_page, needs_playwright, served_studio, shoot
 
-try:
-    from ui_fixtures import free_port, make_ui_models, ui_registry
-except ImportError:  # pragma: no cover
-    from tests.ui_fixtures import free_port, make_ui_models, ui_registry
-
-CHROMIUM = "/usr/bin/chromium"
-REPO = Path(__file__).resolve().parents[1]
-SCREENSHOTS = REPO / os.environ["GAN_STUDIO_SCREENSHOTS"] if os.environ.get("GAN_STUDIO_SCREENSHOTS") else \
-    Path(tempfile.gettempdir()) / "gan_studio_screenshots"
-TIMEOUT_MS = 60_000
 PLANE = "#pg-plane img"
 CURVES = "#pg-curves img"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"),
-    pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
-]
+pytestmark = browser_marks(pytest.mark.slow)
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    import torch
-    from playwright.sync_api import sync_playwright
-
-    from gan_studio.studio import Studio
-    from gan_studio.ui import build_demo, launch_options
-
-    root = tmp_path_factory.mktemp("browser_train")
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-                     "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-                     "GRADIO_TEMP_DIR": str(root / "gradio_cache")}.items():
-            mp.setenv(k, v)
-        torch.set_num_threads(1)
-        studio = Studio(device="cpu", registry=ui_registry(make_ui_models(root / "models")))
-        demo = build_demo(studio, output_dir=root / "outputs")
-        demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                    **launch_options())
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-                context = browser.new_context(viewport={"width": 1280, "height": 1150}, device_scale_factor=1)
-                pg = context.new_page()
-                pg.set_default_timeout(TIMEOUT_MS)
-                pg.goto(demo.local_url, wait_until="load")
-                pg.get_by_role("tab", name="Train").click()
-                pg.locator(PLANE).wait_for()
-                yield pg
-                context.close()
-                browser.close()
-        finally:
-            demo.close()
+    needs_playwright()
+    with (served_studio(tmp_path_factory.mktemp("browser_train")) as (url, _),
+          chromium_page(url, viewport=(1280, 1150)) as pg):
+        pg.get_by_role("tab", name="Train").click()
+        pg.locator(PLANE).wait_for()
+        yield pg
 
 
 def _src(page: Any, selector: str) -> str:
@@ -108,8 +64,7 @@ def test_playing_changes_the_plots_and_pause_stops_them(page: Any):
     while time.monotonic() < deadline and _step(page) < 300:
         page.wait_for_timeout(500)
     assert _step(page) > 0
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "train-playground.png"), full_page=False)
+    shoot(page, "train-playground", full_page=False, settle_ms=0)
 
     page.locator("#pg-pause").click()
     page.wait_for_timeout(1500)  # a tick already under way may still land
