@@ -191,9 +191,15 @@ def photo_path(name: str) -> Path:
     return Path(pkg.__file__).parent / photo.relpath
 
 
+def image_info(name: str) -> Photo:
+    """The :class:`Photo` record (source, licence, attribution) of a bundled photo or detail image."""
+    photo_path(name)  # the ValueError naming the choices for an unknown name
+    return PHOTOS[name] if name in PHOTOS else DETAIL_IMAGES[name]
+
+
 @cache
 def load_photo(name: str) -> np.ndarray:
-    """A bundled photo as float32 (H, W, 3) in [0, 1]."""
+    """A bundled photo or detail image as float32 RGB (H, W, 3) in [0, 1]."""
     from PIL import Image
 
     with Image.open(photo_path(name)) as im:

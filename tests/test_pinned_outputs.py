@@ -34,7 +34,7 @@ PINNED: dict[str, str] = {
     "sketch2photo-tiled": "09aea1e22db5658b4c500671692b368598c54c3ebc821c2e2bbbb943a230aa73",
     "wgan-gp": "5889f90d43c81ec731a2dd75ebcb268fa49323eb80547045105bb5a4300a06e1",
     "stargan": "1c780b08e7b6f5f1726a1ebb1aef2650717b49560635c24859378122b01099d7",
-    "upscaler-tiled": "797245b2e84a4c5ba88b74028bca59e5c0825c756e44002b5a1d1ce1849dd622",  # issue 18: new
+    "upscaler-tiled": "1bdb18dbb6e92950e5816c657803d7a6768137d5b83a979cd2b1fb64c8a40bbe",  # issue 18: retrained (two stages), re-pinned
 }
 
 

@@ -34,8 +34,9 @@ COLORIZATION_HELDOUT = COLORIZATION_HELDOUT_PHOTOS
 #: the crops of each held-out photo the colorization protocol scores besides the whole photo: its four
 #: quadrants (top-left, top-right, bottom-left, bottom-right), a fixed rule that does not look at colour
 COLORIZATION_CROPS = ("top-left", "top-right", "bottom-left", "bottom-right")
-# Upscaling: held-out photos, the border shaved before scoring, and the degraded inputs' seed.
-UPSCALE_HELDOUT = ("chelsea", "coffee")
+# Upscaling: held-out photos (an animal's fur, an interior, a portrait, a dusk sky with structures;
+# none is trained on), the border shaved before scoring.
+UPSCALE_HELDOUT = ("chelsea", "coffee", "astronaut", "rocket")
 UPSCALE_SHAVE = 4
 
 
