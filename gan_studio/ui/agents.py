@@ -72,6 +72,18 @@ def add_agent_tools(studio: Studio, *, access: ModelAccess, store: OutputStore, 
     def default(job: str) -> str:
         return (studio.default_model(job, access.ids(JOBS[job])) or "") if access.ids(JOBS[job]) else ""
 
+    def image_result(image: str, run: Callable[[Any], Any], what: str, prefix: str) -> str:
+        """Run an image tool on its decoded upload (frame by frame for a GIF) and save the result."""
+        done = run_on_upload(image, run, limits=limits, what=what)
+        (_, after), _ = save_outputs(store, store.call_dir(None), prefix, done)
+        return after
+
+    def image_tool(fn: Callable[..., str], inputs: list[Any]) -> None:
+        """One hidden event per image tool, named after its function, in the ``gpu`` queue group."""
+        btn = gr.Button(visible=False)
+        btn.click(gpu(fn), inputs, image_out, api_name=fn.__name__, concurrency_id="gpu")
+        names.append(fn.__name__)
+
     with gr.Column(visible=False, elem_id="agent-tools"):
         # ---- list_models -----------------------------------------------------------------------
         task_in = gr.Textbox(value="", label="task")
@@ -222,14 +234,9 @@ def add_agent_tools(studio: Studio, *, access: ModelAccess, store: OutputStore, 
                 def run(source: Any) -> Any:
                     return translate(spec.id, source, direction=variant, seed=seed_int)
 
-            done = run_on_upload(image, run, limits=limits, what="an image")
-            (_, after), _ = save_outputs(store, store.call_dir(None), f"translated_{spec.id}", done)
-            return after
+            return image_result(image, run, "an image", f"translated_{spec.id}")
 
-        btn = gr.Button(visible=False)
-        btn.click(gpu(translate_image), [tr_image, tr_model, tr_direction, tr_attributes, tr_seed],
-                  image_out, api_name="translate_image", concurrency_id="gpu")
-        names.append("translate_image")
+        image_tool(translate_image, [tr_image, tr_model, tr_direction, tr_attributes, tr_seed])
 
         # ---- colorize_image --------------------------------------------------------------------
         col_image = _image_in("image")
@@ -255,14 +262,9 @@ def add_agent_tools(studio: Studio, *, access: ModelAccess, store: OutputStore, 
             def run(source: Any) -> Any:
                 return colorize(spec.id, source, strength=1.0 if strength is None else float(strength))
 
-            done = run_on_upload(image, run, limits=limits, what="a black-and-white photo")
-            (_, after), _ = save_outputs(store, store.call_dir(None), f"colorized_{spec.id}", done)
-            return after
+            return image_result(image, run, "a black-and-white photo", f"colorized_{spec.id}")
 
-        btn = gr.Button(visible=False)
-        btn.click(gpu(colorize_image), [col_image, col_model, col_strength], image_out,
-                  api_name="colorize_image", concurrency_id="gpu")
-        names.append("colorize_image")
+        image_tool(colorize_image, [col_image, col_model, col_strength])
 
         # ---- upscale_image -----------------------------------------------------------------------
         up_image = _image_in("image")
@@ -288,14 +290,9 @@ def add_agent_tools(studio: Studio, *, access: ModelAccess, store: OutputStore, 
             def run(source: Any) -> Any:
                 return upscale(spec.id, source, scale=float(scale or 4.0))
 
-            done = run_on_upload(image, run, limits=limits, what="an image")
-            (_, after), _ = save_outputs(store, store.call_dir(None), f"upscaled_{spec.id}", done)
-            return after
+            return image_result(image, run, "an image", f"upscaled_{spec.id}")
 
-        btn = gr.Button(visible=False)
-        btn.click(gpu(upscale_image), [up_image, up_model, up_scale], image_out,
-                  api_name="upscale_image", concurrency_id="gpu")
-        names.append("upscale_image")
+        image_tool(upscale_image, [up_image, up_model, up_scale])
     return names
 
 
