@@ -455,7 +455,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                                     tile_size=args.tile, progress=bar)
         finally:
             bar.close()
-        _save(result.image, result.params, dst, overwrite=True)  # atomic: a file there is always whole
+        _save(result.image, result.params, dst, overwrite=True, source=str(src))  # atomic: always whole
         done += 1
     logger.info("upscaled %d image(s), skipped %d finished one(s)", done, skipped)
     return 0

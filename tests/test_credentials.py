@@ -352,6 +352,9 @@ def test_the_cli_records_a_studio_input_as_an_ingredient(tmp_path: Path, signed:
     assert main(["translate", "--model", "photo2sketch", str(REPO / "examples" / "coffee.jpg"), "-o", str(plain),
                  "--device", "cpu"]) == 0
     assert verify_file(plain).manifest["ingredients"] == []
+    up = tmp_path / "up"
+    assert main(["upscale", str(first), "-o", str(up), "--scale", "2", "--device", "cpu"]) == 0
+    assert verify_file(next(up.glob("*.png"))).manifest["ingredients"] == ["first.png"]
     odd_input = tmp_path / "odd-input.png"
     odd_input.write_bytes(_damaged_png(signed))
     assert main(["translate", "--model", "photo2sketch", str(odd_input), "-o", str(odd), "--device", "cpu"]) == 0
@@ -407,3 +410,24 @@ def test_the_inspect_tab_checks_credentials(editing_off_app: Any, signed: bytes,
     report, record = editing_off_app.client.predict(handle_file(str(REPO / "examples" / "chelsea.jpg")),
                                                     api_name="/verify_image")
     assert "does *not* mean the image is real" in report and record["exit_code"] == 1
+
+
+def test_the_app_records_a_studio_upload_as_an_ingredient(editing_off_app: Any, signed: bytes, tmp_path: Path) -> None:
+    """As the CLI does: a studio output uploaded to a tab (Upscale, Colorize) is the result's C2PA
+    ingredient; a photo from elsewhere is none."""
+    from gradio_client import handle_file
+
+    first = tmp_path / "first.png"
+    first.write_bytes(signed)
+    client = editing_off_app.client
+    (_, _), download = client.predict(image=handle_file(str(first)), model="ui-upscaler", scale=2, tile=256,
+                                      api_name="/upscale")
+    result = verify_file(download)
+    assert result.verdict == "intact" and result.manifest["ingredients"] == ["first.png"]
+    (_, _), colorized = client.predict(handle_file(str(first)), "ui-colorizer", 0, api_name="/colorize")
+    assert verify_file(colorized).manifest["ingredients"] == ["first.png"]
+    plain = tmp_path / "plain.png"
+    _photo().save(plain)
+    (_, _), download = client.predict(image=handle_file(str(plain)), model="ui-upscaler", scale=2, tile=256,
+                                      api_name="/upscale")
+    assert verify_file(download).verdict == "intact" and verify_file(download).manifest["ingredients"] == []

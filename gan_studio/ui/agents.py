@@ -75,7 +75,7 @@ def add_agent_tools(studio: Studio, *, access: ModelAccess, store: OutputStore, 
     def image_result(image: str, run: Callable[[Any], Any], what: str, prefix: str) -> str:
         """Run an image tool on its decoded upload (frame by frame for a GIF) and save the result."""
         done = run_on_upload(image, run, limits=limits, what=what)
-        (_, after), _ = save_outputs(store, store.call_dir(None), prefix, done)
+        (_, after), _ = save_outputs(store, store.call_dir(None), prefix, done, source=image)
         return after
 
     def image_tool(fn: Callable[..., str], inputs: list[Any]) -> None:

@@ -114,10 +114,12 @@ def run_on_upload(path: Any, task: Callable[[Any], Any], *, limits: ImageLimits 
     return run_frames(task, animation, progress=progress)
 
 
-def save_outputs(store: OutputStore, folder: Path, name: str, done: Any) -> tuple[tuple[str, str], str]:
+def save_outputs(store: OutputStore, folder: Path, name: str, done: Any,
+                 source: str | None = None) -> tuple[tuple[str, str], str]:
     """Write a task's output into ``folder``: ``((before, after), download)`` for an image tab's
-    before/after slider and download. A still result gives its "before" image and the provenance PNG;
-    an animated one the first frame's "before" and the GIF (the input's timing, provenance as comment)."""
+    before/after slider and download. A still result gives its "before" image and the provenance PNG
+    (the upload ``source`` its C2PA ingredient when it is a studio output); an animated one the first
+    frame's "before" and the GIF (the input's timing, provenance as comment)."""
     from ..pipelines.frames import AnimatedResult
 
     before_path = folder / "before.png"
@@ -130,5 +132,5 @@ def save_outputs(store: OutputStore, folder: Path, name: str, done: Any) -> tupl
         gif_path.write_bytes(done.gif_bytes())
         return (str(before_path), str(gif_path)), str(gif_path)
     done.source.save(before_path, format="PNG")  # what the model was fed (a crop, say), at the output's size
-    after_path = store.save_png(folder, name, done.image, done.params)
+    after_path = store.save_png(folder, name, done.image, done.params, source=source)
     return (str(before_path), after_path), after_path

@@ -95,7 +95,8 @@ def build_colorize_tab(
 
         done = run_on_upload(image, run, limits=limits, what=what, progress=progress_fn(progress, start=0.2))
         name = f"{slug(Path(str(image)).stem, limit=32)}_{spec.id}"
-        return save_outputs(store, store.call_dir(request), name, done)  # before: the luminance the model saw
+        # before: the luminance the model saw
+        return save_outputs(store, store.call_dir(request), name, done, source=image)
 
     def model_controls(model_id: str | None, session: list[str] | None) -> str:
         try:

@@ -77,11 +77,15 @@ class OutputStore:
         folder = self._root / "sessions" / slug(session)
         shutil.rmtree(folder, ignore_errors=True)
 
-    def save_png(self, folder: Path, name: str, image: Any, params: dict[str, Any]) -> str:
-        from ..credentials import save_png  # watermark + text provenance + signed C2PA manifest
+    def save_png(self, folder: Path, name: str, image: Any, params: dict[str, Any],
+                 source: str | None = None) -> str:
+        """Write ``folder/<name>.png`` with its credentials (watermark, text provenance, signed C2PA
+        manifest); an uploaded ``source`` that is itself a studio output becomes the manifest's
+        ingredient, as the CLI records its inputs."""
+        from ..credentials import save_png, studio_ingredients
 
         path = folder / f"{slug(name)}.png"
-        save_png(image, path, params, overwrite=True)
+        save_png(image, path, params, overwrite=True, ingredients=studio_ingredients(source))
         return str(path)
 
 

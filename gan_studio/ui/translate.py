@@ -171,7 +171,7 @@ def build_translate_tab(
 
             name = f"{stem}_{spec.id}_{'+'.join(chosen) or 'unchanged'}"
         done = run_on_upload(image, run, limits=limits, what="a photo", progress=progress_fn(progress, start=0.2))
-        return save_outputs(store, store.call_dir(request), name, done)
+        return save_outputs(store, store.call_dir(request), name, done, source=image)
 
     def model_controls(model_id: str | None, direction_value: str | None, attribute_values: list[str] | None,
                        group_1: str | None, group_2: str | None, group_3: str | None,

@@ -96,7 +96,7 @@ def build_upscale_tab(
         before_path = folder / "before.png"
         result.source.save(before_path, format="PNG")  # the input resized to the output's size
         name = f"{slug(Path(str(image)).stem, limit=32)}_{spec.id}_x{factor:g}"
-        after_path = store.save_png(folder, name, result.image, result.params)
+        after_path = store.save_png(folder, name, result.image, result.params, source=str(image))
         return (str(before_path), after_path), after_path
 
     def model_controls(model_id: str | None, session: list[str] | None) -> str:
