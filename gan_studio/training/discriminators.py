@@ -14,7 +14,19 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["DigitsDiscriminator", "PatchDiscriminator", "StarGANDiscriminator"]
+__all__ = ["DigitsDiscriminator", "PatchDiscriminator", "StarGANDiscriminator", "projection_logits"]
+
+
+def projection_logits(linear: nn.Module, embed: nn.Module | None, h: torch.Tensor,
+                      y: torch.Tensor | None) -> torch.Tensor:
+    """A projection discriminator's head (Miyato & Koyama, 2018) on pooled features ``h`` (N, C):
+    ``linear(h)``, plus ``<embed(y), h>`` when the discriminator is class-conditional (``embed`` set)."""
+    out: torch.Tensor = linear(h).squeeze(1)
+    if embed is not None:
+        if y is None:
+            raise ValueError("this discriminator is class-conditional: pass labels y")
+        out = out + (embed(y) * h).sum(dim=1)
+    return out
 
 
 def _sn(module: nn.Module, enabled: bool = True) -> nn.Module:
@@ -45,12 +57,7 @@ class DigitsDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x).sum(dim=(2, 3))  # global sum pooling
-        out: torch.Tensor = self.linear(h).squeeze(1)
-        if self.embed is not None:
-            if y is None:
-                raise ValueError("this discriminator is class-conditional: pass labels y")
-            out = out + (self.embed(y) * h).sum(dim=1)
-        return out
+        return projection_logits(self.linear, self.embed, h, y)
 
 
 class PatchDiscriminator(nn.Module):

@@ -37,6 +37,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import ImageInputError, UserInputError
 from . import losses as L
+from .discriminators import projection_logits
 from .loop import ema_update
 
 logger = logging.getLogger(__name__)
@@ -383,12 +384,7 @@ class ConditionalProgressiveDiscriminator(nn.Module):
         for b in range(top - 1, -1, -1):
             h = self.blocks[b](h)
         feat = self.final(minibatch_stddev(h)).sum(dim=(2, 3))
-        out: torch.Tensor = self.linear(feat).squeeze(1)
-        if self.embed is not None:
-            if y is None:
-                raise ValueError("this discriminator is class-conditional: pass labels y")
-            out = out + (self.embed(y) * feat).sum(dim=1)
-        return out
+        return projection_logits(self.linear, self.embed, feat, y)
 
 
 def minibatch_stddev(h: torch.Tensor, group: int = 4) -> torch.Tensor:
@@ -426,12 +422,7 @@ class ImageDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.final(minibatch_stddev(self.features(x))).sum(dim=(2, 3))
-        out: torch.Tensor = self.linear(h).squeeze(1)
-        if self.embed is not None:
-            if y is None:
-                raise ValueError("this discriminator is class-conditional: pass labels y")
-            out = out + (self.embed(y) * h).sum(dim=1)
-        return out
+        return projection_logits(self.linear, self.embed, h, y)
 
 
 # ---- the trainer --------------------------------------------------------------------------------
