@@ -14,8 +14,7 @@ from typing import Any
 import gradio as gr
 
 from ..contract import JOBS
-from ..errors import UserInputError
-from .handlers import gpu, load_with_progress, progress_fn, user_errors
+from .handlers import gpu, load_with_progress, progress_fn, user_errors, whole_number
 from .session import ModelAccess, OutputStore
 
 logger = logging.getLogger(__name__)
@@ -45,16 +44,6 @@ class CompareTab:
 
 def _is_diffusion(access: ModelAccess, model_id: str) -> bool:
     return access.studio.registry.get(model_id).architecture == "diffusion"
-
-
-def _whole(value: Any, what: str, low: int, high: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise UserInputError(f"{what} must be a whole number, got {value!r}") from None
-    if not number.is_integer() or not low <= number <= high:
-        raise UserInputError(f"{what} must be a whole number between {low} and {high}, got {value!r}")
-    return int(number)
 
 
 def side_caption(side: Any) -> str:
@@ -125,10 +114,10 @@ def build_compare_tab(
                    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]], str, str, dict[str, Any], dict[str, Any]]:
         gan_spec = access.spec(gan_id, JOBS["generate"], session, tab="Compare")
         diff_spec = access.spec(diffusion_id, JOBS["generate"], session, tab="Compare")
-        first = _whole(seed_value, "seed", 0, 2**63 - 1)
-        number = _whole(n, "number of images", 1, max_images)
-        n_steps = _whole(steps_value, "steps", 1, 1000)
-        n_eval = _whole(eval_n, "evaluation samples", 0, max_eval_samples)
+        first = whole_number(seed_value, "seed", 0, 2**63 - 1)
+        number = whole_number(n, "number of images", 1, max_images)
+        n_steps = whole_number(steps_value, "steps", 1, 1000)
+        n_eval = whole_number(eval_n, "evaluation samples", 0, max_eval_samples)
         for spec in (gan_spec, diff_spec):
             load_with_progress(access.studio, spec, None, progress)
         result = compare(gan=gan_spec.id, diffusion=diff_spec.id,

@@ -21,7 +21,7 @@ from ..contract import JOBS
 from ..datasets import FORMATS, DatasetRequest
 from ..errors import UserInputError
 from .generate import label_choices
-from .handlers import gpu, load_with_progress, progress_fn, user_errors
+from .handlers import gpu, load_with_progress, progress_fn, user_errors, whole_number
 from .session import ModelAccess, OutputStore, slug
 
 logger = logging.getLogger(__name__)
@@ -61,16 +61,6 @@ def zip_folder(folder: str | os.PathLike[str], archive: str | os.PathLike[str]) 
             info.external_attr = 0o644 << 16
             zf.writestr(info, path.read_bytes())
     return out
-
-
-def _whole(value: Any, what: str, low: int, high: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise UserInputError(f"{what} must be a whole number, got {value!r}") from None
-    if not number.is_integer() or not low <= number <= high:
-        raise UserInputError(f"{what} must be a whole number between {low:,} and {high:,}, got {value!r}")
-    return int(number)
 
 
 def build_dataset_tab(
@@ -121,7 +111,7 @@ def build_dataset_tab(
                    session: list[str] | None, request: gr.Request,
                    progress: gr.Progress = gr.Progress()) -> tuple[str, dict[str, Any]]:
         spec = access.spec(model_id, JOBS["generate"], session, tab="Dataset")
-        number = _whole(n, "the number of images", 1, max_images)
+        number = whole_number(n, "the number of images", 1, max_images)
         classes = tuple(str(c) for c in (chosen or []))
         if each:
             groups = len(classes) or len(label_choices(spec))
@@ -134,7 +124,7 @@ def build_dataset_tab(
             raise UserInputError(f"unknown format {fmt_value!r}; choose one of: {', '.join(FORMATS)}")
         dataset = DatasetRequest(
             model=spec.id, format=fmt_value, n=None if each else number, per_class=number if each else None,
-            labels=classes, seed=_whole(seed_value or 0, "seed", 0, 2**63 - 1),
+            labels=classes, seed=whole_number(seed_value or 0, "seed", 0, 2**63 - 1),
             truncation=None if truncation_value in (None, "", 0) else float(truncation_value),
             min_confidence=float(confidence) if confidence else None, dedupe=bool(drop_duplicates),
             shard_size=1000,

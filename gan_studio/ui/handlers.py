@@ -44,6 +44,7 @@ __all__ = [
     "progress_fn",
     "read_upload",
     "user_errors",
+    "whole_number",
 ]
 
 #: Seconds one event (a click, an API call) may run; ``$GAN_STUDIO_TIME_LIMIT`` overrides it.
@@ -180,6 +181,18 @@ def load_with_progress(studio: Studio, spec: ModelSpec, variant: str | None, pro
     if progress is not None:
         progress(0.0, desc=f"loading {spec.id}{f' ({variant})' if variant else ''}…")
     studio.load(spec.id, variant)
+
+
+def whole_number(value: Any, what: str, low: int, high: int) -> int:
+    """``value`` (a number box's value) as an int in ``[low, high]``; a :class:`UserInputError` naming
+    ``what``, the range and the bad value otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserInputError(f"{what} must be a whole number, got {value!r}") from None
+    if not number.is_integer() or not low <= number <= high:
+        raise UserInputError(f"{what} must be a whole number between {low} and {high}, got {value!r}")
+    return int(number)
 
 
 def read_upload(path: Any, *, what: str = "an image", keep_alpha: bool = False) -> Any:
