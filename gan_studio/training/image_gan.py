@@ -38,7 +38,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ..errors import ImageInputError, UserInputError
 from . import losses as L
 from .discriminators import projection_logits
-from .loop import ema_update
+from .loop import ema_update, gan_state, load_gan_state
+from .progressive import minibatch_stddev
 
 logger = logging.getLogger(__name__)
 
@@ -387,20 +388,6 @@ class ConditionalProgressiveDiscriminator(nn.Module):
         return projection_logits(self.linear, self.embed, feat, y)
 
 
-def minibatch_stddev(h: torch.Tensor, group: int = 4) -> torch.Tensor:
-    """ProGAN's minibatch standard deviation: one more channel holding the mean standard deviation of
-    the features over groups of ``group`` images, so D sees how varied a batch is (a batch of
-    near-copies is easy to call fake, which pushes G away from collapse)."""
-    n, c, height, width = h.shape
-    g = min(group, n)
-    while n % g:
-        g -= 1
-    y = h.reshape(g, -1, c, height, width)
-    y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()  # (n/g, c, H, W)
-    y = y.mean(dim=(1, 2, 3)).reshape(-1, 1, 1, 1).repeat(g, 1, height, width)
-    return torch.cat([h, y], dim=1)
-
-
 class ImageDiscriminator(nn.Module):
     """``D(x[, y]) -> logits`` for (N, nc, S, S) images: stride-2 spectral-normalised convolutions
     down to 4×4 (as :class:`~gan_studio.training.discriminators.DigitsDiscriminator`), then the
@@ -601,17 +588,10 @@ class ImageGANTrainer:
 
     # ---- state -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "D": self.D.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "gen": self.gen.get_state(), "step": torch.tensor(self.step)}
+        return {**gan_state(self), "step": torch.tensor(self.step)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.G.load_state_dict(state["G"])
-        self.G_ema.load_state_dict(state["G_ema"])
-        self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.gen.set_state(state["gen"])
+        load_gan_state(self, state)
         self.step = int(state["step"])
 
 

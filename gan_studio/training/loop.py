@@ -133,6 +133,20 @@ def recalibrate_batchnorm(G: nn.Module, run_batch: Callable[[torch.Generator], A
     G.eval()
 
 
+def gan_state(trainer: Any) -> dict[str, Any]:
+    """The resumable state of a GAN trainer's ``G``, ``G_ema``, ``D``, ``opt_g``, ``opt_d`` and random
+    generator ``gen`` (tensors and plain values: loadable with ``weights_only=True``)."""
+    return {"G": trainer.G.state_dict(), "G_ema": trainer.G_ema.state_dict(), "D": trainer.D.state_dict(),
+            "opt_g": trainer.opt_g.state_dict(), "opt_d": trainer.opt_d.state_dict(), "gen": trainer.gen.get_state()}
+
+
+def load_gan_state(trainer: Any, state: Mapping[str, Any]) -> None:
+    """Restore what :func:`gan_state` returned into ``trainer``."""
+    for name in ("G", "G_ema", "D", "opt_g", "opt_d"):
+        getattr(trainer, name).load_state_dict(state[name])
+    trainer.gen.set_state(state["gen"])
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)

@@ -50,13 +50,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .loop import ema_update
+from .loop import ema_update, gan_state, load_gan_state
 from .losses import gradient_penalty
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "MinibatchStdDev",
+    "minibatch_stddev",
     "ProgressiveConfig",
     "ProgressiveDiscriminator",
     "ProgressiveGAN",
@@ -222,26 +223,33 @@ class EqualizedLinear(nn.Module):
         return F.linear(x, self.weight * self.scale, self.bias)
 
 
-class MinibatchStdDev(nn.Module):
+def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
     """ProGAN's minibatch standard deviation: append one feature map holding the standard deviation
-    of the features across groups of ``group_size`` images (averaged over channels and pixels).
+    of the features across groups of ``group_size`` images (averaged over channels and pixels), so D
+    sees how varied a batch is (a batch of near-copies is easy to call fake, which pushes G away from
+    collapse).
 
     The group is the largest divisor of the batch size that is <= ``group_size``.
     """
+    n, c, h, w = x.shape
+    g = max(d for d in range(1, min(group_size, n) + 1) if n % d == 0)
+    y = x.reshape(g, n // g, c, h, w)
+    y = y - y.mean(dim=0, keepdim=True)
+    y = torch.sqrt(y.pow(2).mean(dim=0) + 1e-8)          # [n/g, c, h, w]
+    y = y.mean(dim=(1, 2, 3)).reshape(n // g, 1, 1, 1)   # [n/g, 1, 1, 1]
+    y = y.repeat(g, 1, h, w)                              # image i gets group i % (n/g), as in ProGAN
+    return torch.cat([x, y], dim=1)
+
+
+class MinibatchStdDev(nn.Module):
+    """:func:`minibatch_stddev` as a layer (no parameters)."""
 
     def __init__(self, group_size: int = 4) -> None:
         super().__init__()
         self.group_size = group_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        g = max(d for d in range(1, min(self.group_size, n) + 1) if n % d == 0)
-        y = x.reshape(g, n // g, c, h, w)
-        y = y - y.mean(dim=0, keepdim=True)
-        y = torch.sqrt(y.pow(2).mean(dim=0) + 1e-8)          # [n/g, c, h, w]
-        y = y.mean(dim=(1, 2, 3)).reshape(n // g, 1, 1, 1)   # [n/g, 1, 1, 1]
-        y = y.repeat(g, 1, h, w)                              # image i gets group i % (n/g), as in ProGAN
-        return torch.cat([x, y], dim=1)
+        return minibatch_stddev(x, self.group_size)
 
 
 class DiscriminatorBlock(nn.Module):
@@ -499,18 +507,9 @@ class ProgressiveGAN:
     # ---- state -------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume (tensors and plain values only: loadable with ``weights_only=True``)."""
-        return {
-            "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "D": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "gen": self.gen.get_state(), "step_count": self.step_count,
-        }
+        return {**gan_state(self), "step_count": self.step_count}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output (same images, schedule and config)."""
-        self.G.load_state_dict(state["G"])
-        self.G_ema.load_state_dict(state["G_ema"])
-        self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.gen.set_state(state["gen"])
+        load_gan_state(self, state)
         self.step_count = int(state["step_count"])
